@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""Django's command-line utility; ``opora`` (installed in the virtualenv) is the same thing."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+
+from opora.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""REST API v1 routes."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from opora.accounts.api import ObtainTokenView, OrganisationViewSet, TeamViewSet, UserViewSet
+from opora.catalog.api import CategoryViewSet, ServiceViewSet
+from opora.tickets.api.views import AttachmentDownloadView, TicketViewSet
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("tickets", TicketViewSet, basename="ticket")
+router.register("users", UserViewSet, basename="user")
+router.register("organisations", OrganisationViewSet, basename="organisation")
+router.register("teams", TeamViewSet, basename="team")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("services", ServiceViewSet, basename="service")
+
+urlpatterns = [
+    path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("attachments/<int:pk>/", AttachmentDownloadView.as_view(), name="attachment-download"),
+    *router.urls,
+]

@@ -1,0 +1,311 @@
+"""Explicit input and output serializers of the ticket API.
+
+Input serializers only parse and validate shapes; the rules live in the actions. Output
+serializers hide what the requester side must not see (internal events, routing, staff names).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from opora.accounts.models import Organisation, Team, User
+from opora.catalog.models import Category, Service
+
+from .. import workflow
+from ..choices import (
+    INTAKE_CHANNEL_CHOICES,
+    WORKING_STATUS_CHOICES,
+    Channel,
+    Level,
+    Priority,
+    ResolutionCode,
+    TicketType,
+)
+from ..models import Attachment, Ticket, TicketEvent
+from ..permissions import can_view_internal
+
+# --- small nested shapes --------------------------------------------------------------------------
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    full_name = serializers.CharField()
+
+
+class RequesterSerializer(PersonSerializer):
+    email = serializers.EmailField()
+    phone = serializers.CharField()
+
+
+class NamedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CodedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, obj: Category | Service) -> str:
+        return obj.display_name()
+
+
+class TeamRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    line = serializers.IntegerField()
+
+
+def _user(request: Any) -> User:
+    return request.user
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "is_public", "created_at", "url"]
+
+    def get_url(self, obj: Attachment) -> str:
+        return reverse("api:attachment-download", kwargs={"pk": obj.pk})
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "kind", "actor", "channel", "is_public", "body", "data", "created_at",
+                  "attachments"]
+
+    @extend_schema_field(PersonSerializer(allow_null=True))
+    def get_actor(self, obj: TicketEvent) -> dict[str, Any] | None:
+        if obj.actor is None:
+            return None
+        viewer = _user(self.context["request"])
+        if obj.actor.is_agent_side and not can_view_internal(viewer):
+            # The requester side talks to "the service desk", not to named L2/L3 engineers.
+            return {"id": None, "full_name": str(_("Service desk"))}
+        return {"id": obj.actor.pk, "full_name": obj.actor.full_name}
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """A ticket as a list row."""
+
+    requester = RequesterSerializer()
+    organisation = NamedSerializer(allow_null=True)
+    category = CodedSerializer(allow_null=True)
+    service = CodedSerializer(allow_null=True)
+    team = TeamRefSerializer(allow_null=True)
+    assignee = PersonSerializer(allow_null=True)
+    status_display = serializers.CharField(source="get_status_display")
+    priority_display = serializers.CharField(source="get_priority_display")
+    type_display = serializers.CharField(source="get_type_display")
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "number", "type", "type_display", "title", "status", "status_display",
+            "priority", "priority_display", "impact", "urgency", "channel", "requester",
+            "organisation", "category", "service", "team", "assignee", "current_line",
+            "is_major", "version", "created_at", "updated_at", "first_response_at",
+            "escalated_at", "resolved_at", "closed_at", "reopen_count",
+        ]
+
+    HIDDEN_FROM_REQUESTERS = ("team", "assignee", "current_line", "escalated_at")
+
+    def to_representation(self, instance: Ticket) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not can_view_internal(_user(self.context["request"])):
+            for field in self.HIDDEN_FROM_REQUESTERS:
+                if field in data:
+                    data[field] = None
+            if "vendor_reference" in data:
+                data["vendor_reference"] = ""
+        return data
+
+
+class TransitionSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    target = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class TicketDetailSerializer(TicketSerializer):
+    """A ticket with its description, resolution, watchers, timeline and allowed moves."""
+
+    watchers = PersonSerializer(many=True)
+    timeline = serializers.SerializerMethodField()
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta(TicketSerializer.Meta):
+        fields = [
+            *TicketSerializer.Meta.fields, "description", "resolution_code", "resolution",
+            "vendor_reference", "watchers", "timeline", "allowed_transitions",
+        ]
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_timeline(self, obj: Ticket) -> list[dict[str, Any]]:
+        events = self.context["timeline"]
+        return EventSerializer(events, many=True, context=self.context).data  # type: ignore[return-value]
+
+    @extend_schema_field(TransitionSerializer(many=True))
+    def get_allowed_transitions(self, obj: Ticket) -> list[dict[str, Any]]:
+        moves = workflow.allowed_transitions(obj, _user(self.context["request"]))
+        return [{"action": m.action, "target": m.target.value, "label": str(m.label)} for m in moves]
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+class VersionedInput(serializers.Serializer):
+    version = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="The version you last saw; a stale one is refused with 409 "
+                  "(the If-Match header works too).",
+    )
+
+
+class TicketCreateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    type = serializers.ChoiceField(choices=TicketType.choices, default=TicketType.INCIDENT)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(is_active=True), required=False, allow_null=True)
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True), required=False, allow_null=True)
+    impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False,
+        help_text="Staff only: register on someone's behalf. Defaults to you.")
+    channel = serializers.ChoiceField(
+        choices=INTAKE_CHANNEL_CHOICES,
+        default=Channel.API, help_text="Staff only; requesters' tickets are recorded as 'api'.")
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.filter(is_active=True), required=False, allow_null=True,
+        help_text="Staff only.")
+    is_major = serializers.BooleanField(default=False, help_text="Staff only.")
+    attachments = serializers.ListField(
+        child=serializers.FileField(), required=False, default=list,
+        help_text="Files, as multipart/form-data.")
+
+
+class ReplyInput(VersionedInput):
+    body = serializers.CharField(required=False, allow_blank=True, default="")
+    attachments = serializers.ListField(child=serializers.FileField(), required=False,
+                                        default=list)
+
+
+class AssignInput(VersionedInput):
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "assignee" not in attrs and "team" not in attrs:
+            raise serializers.ValidationError(_("Choose an assignee or a team."))
+        return attrs
+
+
+class EscalateInput(VersionedInput):
+    to_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
+    summary = serializers.CharField(help_text="What was done and found: steps, error codes, logs.")
+    vendor_reference = serializers.CharField(required=False, allow_blank=True, default="",
+                                             max_length=200)
+
+
+class StatusInput(VersionedInput):
+    status = serializers.ChoiceField(choices=WORKING_STATUS_CHOICES)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ResolveInput(VersionedInput):
+    code = serializers.ChoiceField(choices=ResolutionCode.choices)
+    resolution = serializers.CharField()
+
+
+class CloseInput(VersionedInput):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonInput(VersionedInput):
+    reason = serializers.CharField()
+
+
+class TicketUpdateInput(VersionedInput):
+    title = serializers.CharField(max_length=255, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=TicketType.choices, required=False)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True)
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.all(), required=False, allow_null=True)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    is_major = serializers.BooleanField(required=False)
+
+
+class WatcherInput(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+
+
+# --- directory read endpoints ---------------------------------------------------------------
+
+
+class UserSerializer(serializers.ModelSerializer):
+    organisation = NamedSerializer(allow_null=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "phone", "role", "organisation", "language",
+                  "time_zone", "is_active"]
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "short_name", "email_domain", "phone", "is_active"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = PersonSerializer(many=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "line", "speciality", "email", "is_active", "members"]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    display_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "code", "name", "name_en", "display_name", "parent", "is_active"]
+
+    def get_display_name(self, obj: Category) -> str:
+        return obj.display_name()
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    display_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Service
+        fields = ["id", "code", "name", "name_en", "display_name", "description", "owner_team",
+                  "is_active"]
+
+    def get_display_name(self, obj: Service) -> str:
+        return obj.display_name()

@@ -1,0 +1,261 @@
+"""Ticket API: thin adapters — parse input, check access through the funnel, call the action,
+render the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.http import FileResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from opora.accounts.models import User
+
+from .. import actions, selectors
+from ..attachments import CheckedUpload, check_upload
+from ..choices import Channel
+from ..errors import ActionError
+from ..filtersets import ORDERING_FIELDS, TicketFilter
+from ..models import Attachment, Ticket
+from ..permissions import Need, access_ticket, can_view_internal
+from . import serializers as s
+
+API = Channel.API
+
+
+def expected_version(request: Request, data: dict[str, Any]) -> int | None:
+    """The version the client last saw: the ``version`` field or an ``If-Match`` header."""
+    if data.get("version"):
+        return int(data["version"])
+    header = request.headers.get("If-Match", "").strip()
+    if header:
+        value = header.removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise ActionError("If-Match must be a ticket version number.", code="invalid",
+                              field="version")
+        return int(value)
+    return None
+
+
+def uploads(files: list[Any]) -> list[CheckedUpload]:
+    return [check_upload(f, f.name, f.size) for f in files]
+
+
+class TicketViewSet(
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Tickets: list, create, read with the timeline, change through the actions."""
+
+    filterset_class = TicketFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ORDERING_FIELDS
+    ordering = ["-created_at"]
+    lookup_value_regex = r"[A-Za-z]{3}-\d+|\d+"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    serializer_class = s.TicketSerializer
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return selectors.ticket_list(self.request.user)  # type: ignore[arg-type]
+
+    def _ticket(self, need: Need) -> Ticket:
+        return access_ticket(self.request.user, self.kwargs["pk"], need=need)  # type: ignore[arg-type]
+
+    def _detail(self, ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
+        user: User = self.request.user  # type: ignore[assignment]
+        ticket = (
+            Ticket.objects.for_list()
+            .prefetch_related(Prefetch("watchers", queryset=User.objects.order_by("full_name")))
+            .get(pk=ticket.pk)
+        )
+        context = {**self.get_serializer_context(), "timeline": selectors.timeline(ticket, user)}
+        data = s.TicketDetailSerializer(ticket, context=context).data
+        return Response(data, status=code, headers={"ETag": f'"{ticket.version}"'})
+
+    def _input(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @extend_schema(request=s.TicketCreateInput, responses={201: s.TicketDetailSerializer})
+    def create(self, request: Request) -> Response:
+        data = self._input(s.TicketCreateInput)
+        user: User = request.user  # type: ignore[assignment]
+        staff = can_view_internal(user)
+        requester = data.get("requester") or user
+        ticket = actions.open_ticket(
+            requester=requester,
+            title=data["title"],
+            description=data["description"],
+            ticket_type=data["type"],
+            channel=data["channel"] if staff else API,
+            actor=user,
+            category=data.get("category"),
+            service=data.get("service"),
+            impact=int(data["impact"]),
+            urgency=int(data["urgency"]),
+            team=data.get("team") if staff else None,
+            is_major=data["is_major"] if staff else False,
+            attachments=uploads(data["attachments"]),
+        )
+        return self._detail(ticket, status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.TicketDetailSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._detail(self._ticket("view"))
+
+    @extend_schema(request=s.TicketUpdateInput, responses=s.TicketDetailSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("work")
+        data = self._input(s.TicketUpdateInput)
+        version = expected_version(request, data)
+        data.pop("version", None)
+        for key in ("impact", "urgency", "priority"):
+            if key in data:
+                data[key] = int(data[key])
+        ticket = actions.update_fields(ticket, changes=data, actor=request.user,  # type: ignore[arg-type]
+                                       channel=API, expected_version=version)
+        return self._detail(ticket)
+
+    @extend_schema(request=s.ReplyInput, responses={201: s.TicketDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("reply")
+        data = self._input(s.ReplyInput)
+        actions.reply(ticket, body=data["body"], actor=request.user, channel=API,  # type: ignore[arg-type]
+                      attachments=uploads(data["attachments"]),
+                      expected_version=expected_version(request, data))
+        return self._detail(ticket, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ReplyInput, responses={201: s.TicketDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def note(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("note")
+        data = self._input(s.ReplyInput)
+        actions.add_note(ticket, body=data["body"], actor=request.user, channel=API,  # type: ignore[arg-type]
+                         attachments=uploads(data["attachments"]),
+                         expected_version=expected_version(request, data))
+        return self._detail(ticket, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AssignInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("work")
+        data = self._input(s.AssignInput)
+        kwargs: dict[str, Any] = {}
+        if "assignee" in data:
+            kwargs["assignee"] = data["assignee"]
+        if "team" in data:
+            kwargs["team"] = data["team"]
+        ticket = actions.assign(ticket, actor=request.user, channel=API,  # type: ignore[arg-type]
+                                expected_version=expected_version(request, data), **kwargs)
+        return self._detail(ticket)
+
+    @extend_schema(request=s.EscalateInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("work")
+        data = self._input(s.EscalateInput)
+        ticket = actions.escalate(ticket, to_team=data["to_team"], summary=data["summary"],
+                                  vendor_reference=data["vendor_reference"],
+                                  actor=request.user, channel=API,  # type: ignore[arg-type]
+                                  expected_version=expected_version(request, data))
+        return self._detail(ticket)
+
+    @extend_schema(request=s.StatusInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="status")
+    def change_status(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("work")
+        data = self._input(s.StatusInput)
+        ticket = actions.change_status(ticket, status=data["status"], comment=data["comment"],
+                                       actor=request.user, channel=API,  # type: ignore[arg-type]
+                                       expected_version=expected_version(request, data))
+        return self._detail(ticket)
+
+    @extend_schema(request=s.ResolveInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("work")
+        data = self._input(s.ResolveInput)
+        ticket = actions.resolve(ticket, code=data["code"], resolution=data["resolution"],
+                                 actor=request.user, channel=API,  # type: ignore[arg-type]
+                                 expected_version=expected_version(request, data))
+        return self._detail(ticket)
+
+    @extend_schema(request=s.CloseInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("confirm")
+        data = self._input(s.CloseInput)
+        ticket = actions.close(ticket, comment=data["comment"], actor=request.user,  # type: ignore[arg-type]
+                               channel=API, expected_version=expected_version(request, data))
+        return self._detail(ticket)
+
+    @extend_schema(request=s.ReasonInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("confirm")
+        data = self._input(s.ReasonInput)
+        ticket = actions.reopen(ticket, reason=data["reason"], actor=request.user,  # type: ignore[arg-type]
+                                channel=API, expected_version=expected_version(request, data))
+        return self._detail(ticket)
+
+    @extend_schema(request=s.ReasonInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("confirm")
+        data = self._input(s.ReasonInput)
+        ticket = actions.cancel(ticket, reason=data["reason"], actor=request.user,  # type: ignore[arg-type]
+                                channel=API, expected_version=expected_version(request, data))
+        return self._detail(ticket)
+
+    @extend_schema(request=s.WatcherInput, responses=s.TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def watchers(self, request: Request, pk: str) -> Response:
+        ticket = self._ticket("view")
+        data = self._input(s.WatcherInput)
+        ticket = actions.add_watcher(ticket, user=data["user"], actor=request.user,  # type: ignore[arg-type]
+                                     channel=API)
+        return self._detail(ticket)
+
+    @extend_schema(request=None, responses=s.TicketDetailSerializer,
+                   parameters=[OpenApiParameter("user_id", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["delete"], url_path=r"watchers/(?P<user_id>\d+)")
+    def remove_watcher(self, request: Request, pk: str, user_id: str) -> Response:
+        ticket = self._ticket("view")
+        user = User.objects.filter(pk=int(user_id)).first()
+        if user is None:
+            raise ActionError("Unknown user.", code="not_found", field="user")
+        ticket = actions.remove_watcher(ticket, user=user, actor=request.user,  # type: ignore[arg-type]
+                                        channel=API)
+        return self._detail(ticket)
+
+
+class AttachmentDownloadView(APIView):
+    """Download an attachment, if its ticket — and, for requesters, the attachment — is visible."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, pk: int) -> FileResponse:
+        from django.http import Http404
+
+        attachment = Attachment.objects.filter(pk=pk).only("ticket_id", "is_public").first()
+        if attachment is None:
+            raise Http404
+        access_ticket(request.user, attachment.ticket_id, need="view")  # type: ignore[arg-type]
+        if not attachment.is_public and not can_view_internal(request.user):  # type: ignore[arg-type]
+            raise Http404
+        attachment = Attachment.objects.get(pk=pk)
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True,
+                                filename=attachment.filename,
+                                content_type=attachment.content_type)
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response

@@ -1,0 +1,65 @@
+"""One ticket filter definition, reused by the API list, the pages and exports."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from opora.accounts.models import Organisation, Team, User
+from opora.catalog.models import Category, Service
+
+from .choices import OPEN_STATUSES, Channel, Priority, Status, TicketType
+from .models import Ticket
+
+
+class TicketFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
+    open = django_filters.BooleanFilter(method="filter_open", label=_("Open only"))
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, label=_("Priority"))
+    type = django_filters.MultipleChoiceFilter(choices=TicketType.choices, label=_("Type"))
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label=_("Channel"))
+    category = django_filters.ModelMultipleChoiceFilter(
+        queryset=Category.objects.all(), label=_("Category"))
+    service = django_filters.ModelMultipleChoiceFilter(
+        queryset=Service.objects.all(), label=_("Service"))
+    team = django_filters.ModelMultipleChoiceFilter(queryset=Team.objects.all(), label=_("Team"))
+    assignee = django_filters.ModelMultipleChoiceFilter(
+        queryset=User.objects.all(), label=_("Assignee"))
+    unassigned = django_filters.BooleanFilter(
+        field_name="assignee", lookup_expr="isnull", label=_("Unassigned"))
+    requester = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Requester"))
+    organisation = django_filters.ModelMultipleChoiceFilter(
+        queryset=Organisation.objects.all(), label=_("Organisation"))
+    line = django_filters.NumberFilter(field_name="current_line", label=_("Line"))
+    is_major = django_filters.BooleanFilter(label=_("Major incident"))
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label=_("Created from"))
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", label=_("Created before"))
+    q = django_filters.CharFilter(method="filter_text", label=_("Text"))
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def filter_open(self, queryset: QuerySet[Ticket], name: str, value: bool | None
+                    ) -> QuerySet[Ticket]:
+        if value is None:
+            return queryset
+        if value:
+            return queryset.filter(status__in=OPEN_STATUSES)
+        return queryset.exclude(status__in=OPEN_STATUSES)
+
+    def filter_text(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(number__iexact=value) | Q(title__icontains=value) | Q(description__icontains=value)
+        )
+
+
+#: Columns a list may be sorted by (API ``ordering=-priority,created_at``; pages use the same).
+ORDERING_FIELDS = ["created_at", "updated_at", "priority", "status", "number", "title",
+                   "current_line", "type"]
