@@ -43,9 +43,10 @@ class Command(BaseCommand):
             [sys.executable, "-m", "gunicorn", "opora.wsgi:application",
              "--bind", f"{host}:{port}", "--workers", str(options["web_workers"]),
              "--threads", "4", "--access-logfile", "-", "--log-level", "warning"],
-            env=env,
+            env=env, start_new_session=True,
         )
-        worker = subprocess.Popen([*opora, "worker"], env=env)  # noqa: S603
+        # Own sessions: Ctrl-C reaches only this process, which stops both children once, cleanly.
+        worker = subprocess.Popen([*opora, "worker"], env=env, start_new_session=True)  # noqa: S603
         children = [web, worker]
 
         url = f"http://{host}:{port}"
