@@ -69,5 +69,7 @@ def world(db):
     w.l3 = f.TeamFactory(name="Infrastructure", line=3)
     w.l4 = f.TeamFactory(name="Vendor", line=4)
     w.elsewhere = f.TeamFactory(name="Elsewhere", line=1, members=[w.loner])
-    w.ticket = f.TicketFactory(requester=w.requester, team=w.l1)
+    # Opened by the requester; the default intake (the first line-1 team) routes it to w.l1.
+    w.ticket = f.TicketFactory(requester=w.requester)
+    assert w.ticket.team_id == w.l1.pk
     return w

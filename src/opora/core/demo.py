@@ -264,7 +264,7 @@ def _walk(n: int, rng: random.Random, now: datetime, requesters: list[User], l1:
         channel=channel,
         actor=requester if channel == Channel.PORTAL else agent,
         category=categories.get(cat), service=services.get(svc) if svc else None,
-        impact=impact, urgency=urgency, team=teams["Service desk"],
+        impact=impact, urgency=urgency,
         is_major=(impact == 1 and urgency == 1 and n % 7 == 0), now=opened,
     )
     # Walk the ticket a random distance along its life, always through the actions.

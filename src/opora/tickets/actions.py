@@ -31,6 +31,7 @@ from opora.catalog.models import Category, Service
 from . import workflow
 from .attachments import CheckedUpload
 from .choices import (
+    INTAKE_CHANNEL_CHOICES,
     OPEN_STATUSES,
     Channel,
     EventKind,
@@ -45,6 +46,7 @@ from .models import Attachment, Ticket, TicketEvent
 from .selectors import priority_for
 
 TITLE_MAX = 255
+INTAKE_CHANNELS = frozenset(value for value, _label in INTAKE_CHANNEL_CHOICES)
 BODY_MAX = 100_000
 SUMMARY_MIN = 10
 
@@ -156,8 +158,15 @@ def _attach(ticket: Ticket, event: TicketEvent, uploads: Sequence[CheckedUpload]
             content_type=upload.content_type, size=upload.size, is_public=event.is_public,
             uploaded_by=actor, created_at=event.created_at,
         )
-        attachment.file.save(upload.filename, File(upload.file), save=False)
-        stored.append(attachment.file.name)
+        field = attachment.file.field
+        name = field.storage.get_available_name(
+            field.generate_filename(attachment, upload.filename), max_length=field.max_length,
+        )
+        # Recorded before writing: a write that breaks half-way (a dropped upload, a full disk)
+        # leaves a partial file, which must be removed with the others.
+        stored.append(name)
+        attachment.file = field.storage.save(name, File(upload.file), max_length=field.max_length)
+        stored[-1] = attachment.file.name
         attachment.save()
         saved.append(attachment)
     return saved
@@ -214,7 +223,7 @@ def open_ticket(
     description = _text(description, field="description", required=False)
     if ticket_type not in TicketType.values:
         raise ActionError(_("Unknown ticket type."), code="invalid_choice", field="type")
-    if channel not in Channel.values:
+    if channel not in INTAKE_CHANNELS:
         raise ActionError(_("Unknown channel."), code="invalid_choice", field="channel")
     if impact not in Level.values or urgency not in Level.values:
         raise ActionError(_("Impact and urgency must be 1, 2 or 3."), code="invalid_choice")
@@ -224,7 +233,8 @@ def open_ticket(
     if actor is not None and actor.pk != requester.pk:
         # Registering on someone else's behalf (a phone call) is the desk's job.
         _require_staff(actor)
-    if is_major:
+    if is_major or team is not None:
+        # Flagging a major incident and routing to a team are the desk's decisions.
         _require_staff(actor)
     if category is not None and not category.is_active:
         raise ActionError(_("This category is no longer in use."), code="inactive", field="category")
@@ -282,7 +292,8 @@ def reply(
         _attach(ticket, event, attachments, actor, stored)
         fields: list[str] = []
         staff = actor is None or workflow.side_of(actor) == "staff"
-        if staff and ticket.first_response_at is None:
+        # Only a person answers: an automatic reply (no actor) does not stop the response clock.
+        if staff and actor is not None and ticket.first_response_at is None:
             ticket.first_response_at = now
             fields.append("first_response_at")
         if not staff and ticket.status == Status.WAITING_REQUESTER:
@@ -496,8 +507,10 @@ def change_status(
         ticket.status = target
         fields = ["status"]
         if target == Status.IN_PROGRESS and ticket.assignee_id is None and actor is not None \
-                and actor.is_agent_side:
-            # Taking a ticket into work makes you its owner.
+                and actor.is_agent_side and (
+                    ticket.team_id is None
+                    or TeamMembership.objects.filter(team_id=ticket.team_id, user=actor).exists()):
+            # Taking a ticket of your own team into work makes you its owner (as ``assign`` would).
             ticket.assignee = actor
             fields.append("assignee")
             _event(ticket, EventKind.ASSIGNED, actor=actor, channel=channel, now=now,
@@ -728,6 +741,7 @@ def add_watcher(ticket: Ticket, *, user: User, actor: User | None, channel: Chan
 
 def remove_watcher(ticket: Ticket, *, user: User, actor: User | None, channel: Channel | str,
                    now: datetime | None = None) -> Ticket:
+    """Stop someone following the ticket; people may stop themselves, staff anyone."""
     if actor is not None and actor.pk != user.pk:
         _require_staff(actor)
     now = now or timezone.now()

@@ -53,10 +53,18 @@ class CheckedUpload:
     size: int
 
 
+#: Longest file name kept; a longer one is shortened before its extension.
+MAX_FILENAME = 200
+
+
 def safe_filename(name: str) -> str:
     base = PurePath(name.replace("\\", "/")).name.strip().strip(".")
     cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"/\\|?*')
-    return cleaned[:200] or "file"
+    if len(cleaned) > MAX_FILENAME:
+        # Shorten the stem, not the extension: the extension decides whether the file is accepted.
+        suffix = PurePath(cleaned).suffix[:16]
+        cleaned = cleaned[: MAX_FILENAME - len(suffix)] + suffix
+    return cleaned or "file"
 
 
 def check_upload(file: IO[bytes], filename: str, size: int | None = None) -> CheckedUpload:
@@ -86,7 +94,8 @@ def check_upload(file: IO[bytes], filename: str, size: int | None = None) -> Che
     file.seek(0)
     kind = filetype.guess(head)
     sniffed = kind.mime if kind else None
-    lowered = head.lstrip()[:64].lower()
+    # A byte-order mark or leading white space must not hide a markup document.
+    lowered = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:64].lower()
     if lowered.startswith((b"<!doctype html", b"<html", b"<svg", b"<script")):
         sniffed = "text/html"
     if head.startswith(b"MZ"):

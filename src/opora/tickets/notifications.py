@@ -33,8 +33,19 @@ _SUBJECTS = {
 }
 
 
+#: Public events the assignee hears about too (the rest they caused or can see in the queue).
+_ASSIGNEE_HEARS = frozenset({EventKind.REPLY, EventKind.REOPENED, EventKind.CLOSED,
+                             EventKind.CANCELLED})
+
+
 def recipients(event: TicketEvent) -> list[User]:
-    """The people to tell, never the actor themselves and never staff-only news to requesters."""
+    """The people to tell, never the actor themselves and never staff-only news to requesters.
+
+    - public events: the requester and the watchers; the assignee for the conversation and the
+      requester's decisions (reply, reopen, close, cancel);
+    - an assignment: only the new assignee; an escalation: the members of the new team;
+    - an internal note: the assignee and staff watchers.
+    """
     ticket = event.ticket
     people: dict[int, User] = {}
 
@@ -42,24 +53,31 @@ def recipients(event: TicketEvent) -> list[User]:
         if user is not None and user.is_active and user.email and user.pk != event.actor_id:
             people[user.pk] = user
 
-    if event.kind not in _SUBJECTS:
+    kind = EventKind(event.kind)
+    if kind not in _SUBJECTS:
         return []
+    if kind == EventKind.ASSIGNED:
+        new = (event.data.get("assignee") or [None, None])[1]
+        if new and ticket.assignee_id == new.get("id"):
+            add(ticket.assignee)
+        return list(people.values())
+    if kind == EventKind.ESCALATED:
+        if ticket.team is not None:
+            for member in ticket.team.members.filter(is_active=True):
+                add(member)
+        return list(people.values())
     watchers = list(ticket.watchers.all())
     if event.is_public:
         add(ticket.requester)
         for watcher in watchers:
             add(watcher)
-        add(ticket.assignee)
+        if kind in _ASSIGNEE_HEARS:
+            add(ticket.assignee)
     else:
-        if event.kind == EventKind.ESCALATED and ticket.team is not None:
-            for member in ticket.team.members.filter(is_active=True):
-                add(member)
         add(ticket.assignee)
         for watcher in watchers:
             if watcher.is_agent_side:
                 add(watcher)
-    if event.kind == EventKind.STATUS_CHANGED and not event.is_public:
-        return []
     return list(people.values())
 
 
@@ -80,7 +98,8 @@ def render(event: TicketEvent, user: User) -> EmailMessage:
         lines += ["", f"{settings.OPORA_BASE_URL}/"]
         body = "\n".join(lines)
     message = EmailMessage(
-        subject=subject.replace("\n", " "), body=body, to=[user.email],
+        # One line whatever the title holds: a CR or LF in a header makes the message unsendable.
+        subject=" ".join(subject.split()), body=body, to=[user.email],
         headers={"X-Opora-Ticket": ticket.number or "", "X-Opora-Event": str(event.pk)},
     )
     return message
