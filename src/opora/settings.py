@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "opora.accounts",
     "opora.catalog",
     "opora.tickets",
+    "opora.web",
+    "opora.agent",
+    "opora.portal",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +139,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
 
 # --- Languages and time ----------------------------------------------------------------------
 LANGUAGE_CODE = os.environ.get("OPORA_LANGUAGE", "ru")
@@ -219,7 +224,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "opora.core.api.StableOrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "opora.core.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "opora.core.api.exception_handler",

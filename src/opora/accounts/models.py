@@ -117,6 +117,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("language"), max_length=10, blank=True, choices=[("ru", "Русский"), ("en", "English")],
     )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    email_notifications = models.BooleanField(
+        _("email notifications"), default=True,
+        help_text=_("Send an email when one of my tickets changes."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(
         _("admin site access"), default=False,

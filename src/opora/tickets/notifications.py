@@ -50,7 +50,8 @@ def recipients(event: TicketEvent) -> list[User]:
     people: dict[int, User] = {}
 
     def add(user: User | None) -> None:
-        if user is not None and user.is_active and user.email and user.pk != event.actor_id:
+        if (user is not None and user.is_active and user.email and user.email_notifications
+                and user.pk != event.actor_id):
             people[user.pk] = user
 
     kind = EventKind(event.kind)

@@ -1,0 +1,7 @@
+"""Agent workspace: intake."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

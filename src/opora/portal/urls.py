@@ -1,0 +1,11 @@
+"""The self-service portal for requesters."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+]
