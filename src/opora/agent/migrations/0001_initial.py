@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0002_initial'),
+        ('accounts', '0002_user_email_notifications'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
