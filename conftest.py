@@ -73,3 +73,18 @@ def world(db):
     w.ticket = f.TicketFactory(requester=w.requester)
     assert w.ticket.team_id == w.l1.pk
     return w
+
+
+def pytest_collection_modifyitems(items):
+    """Every committing test must restore the migrated data it flushes (content types, the
+    default categories and priority matrix): a mix of restoring and non-restoring transactional
+    tests collides on content types. Fail loudly instead of flaking."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get(
+            "serialized_rollback"
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, "
+                "serialized_rollback=True)"
+            )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
@@ -34,6 +35,9 @@ def users_visible_to(user: User) -> QuerySet[User]:
     return qs.filter(pk=user.pk)
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("q", str, description="Text in the name, email or phone number."),
+]))
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = User.objects.none()  # the schema's model; requests use get_queryset()
     serializer_class = UserSerializer
@@ -44,6 +48,10 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[User]:
         qs = users_visible_to(self.request.user)  # type: ignore[arg-type]
         text = self.request.query_params.get("q", "").strip()
+        if "\x00" in text:
+            # PostgreSQL cannot compare text holding a NUL byte: a 400, not a crash.
+            raise exceptions.ValidationError(
+                {"q": [str(ProhibitNullCharactersValidator.message)]})
         if text:
             qs = qs.filter(Q(full_name__icontains=text) | Q(email__icontains=text)
                            | Q(phone__icontains=text))
@@ -96,6 +104,11 @@ class ObtainTokenView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
     throttle_classes = [AnonRateThrottle]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Wrong credentials are a 401 (with the scheme to use), not the 403 DRF answers for a
+        # view without authentication classes.
+        return "Token"
 
     @extend_schema(request=TokenInput, responses=TokenOutput, auth=[])
     def post(self, request: Request) -> Response:

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -51,3 +53,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def version(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"name": "opora", "version": opora.__version__, "api": "v1"})
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A URL that matches no route: API clients get the API's JSON error shape, people a page."""
+    if _is_api(request):
+        return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Last resort: a crash is still answered in the API's JSON error shape (and logged)."""
+    if _is_api(request):
+        return JsonResponse({"detail": _("Server error."), "code": "server_error"}, status=500)
+    return defaults.server_error(request)

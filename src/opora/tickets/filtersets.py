@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import ModelMultipleChoiceField
 
 from opora.accounts.models import Organisation, Team, User
 from opora.catalog.models import Category, Service
@@ -13,23 +18,41 @@ from .choices import OPEN_STATUSES, Channel, Priority, Status, TicketType
 from .models import Ticket
 
 
+class _KeysField(ModelMultipleChoiceField):
+    """Refuses a key longer than any 64-bit id before it reaches the database: SQLite raises
+    ``OverflowError`` for such an integer (a crash) where it should simply find nothing."""
+
+    MAX_DIGITS = 18
+
+    def _check_values(self, value: Iterable[Any]) -> Any:
+        for key in value:
+            if len(str(key).strip().lstrip("+-")) > self.MAX_DIGITS:
+                raise ValidationError(self.error_messages["invalid_choice"],
+                                      code="invalid_choice", params={"value": key})
+        return super()._check_values(value)
+
+
+class ModelMultipleChoiceFilter(django_filters.ModelMultipleChoiceFilter):
+    field_class = _KeysField
+
+
 class TicketFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     open = django_filters.BooleanFilter(method="filter_open", label=_("Open only"))
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, label=_("Priority"))
     type = django_filters.MultipleChoiceFilter(choices=TicketType.choices, label=_("Type"))
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, label=_("Channel"))
-    category = django_filters.ModelMultipleChoiceFilter(
+    category = ModelMultipleChoiceFilter(
         queryset=Category.objects.all(), label=_("Category"))
-    service = django_filters.ModelMultipleChoiceFilter(
+    service = ModelMultipleChoiceFilter(
         queryset=Service.objects.all(), label=_("Service"))
-    team = django_filters.ModelMultipleChoiceFilter(queryset=Team.objects.all(), label=_("Team"))
-    assignee = django_filters.ModelMultipleChoiceFilter(
+    team = ModelMultipleChoiceFilter(queryset=Team.objects.all(), label=_("Team"))
+    assignee = ModelMultipleChoiceFilter(
         queryset=User.objects.all(), label=_("Assignee"))
     unassigned = django_filters.BooleanFilter(
         field_name="assignee", lookup_expr="isnull", label=_("Unassigned"))
     requester = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Requester"))
-    organisation = django_filters.ModelMultipleChoiceFilter(
+    organisation = ModelMultipleChoiceFilter(
         queryset=Organisation.objects.all(), label=_("Organisation"))
     line = django_filters.NumberFilter(field_name="current_line", label=_("Line"))
     is_major = django_filters.BooleanFilter(label=_("Major incident"))

@@ -145,7 +145,7 @@ class TransitionSerializer(serializers.Serializer):
 class TicketDetailSerializer(TicketSerializer):
     """A ticket with its description, resolution, watchers, timeline and allowed moves."""
 
-    watchers = PersonSerializer(many=True)
+    watchers = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
 
@@ -154,6 +154,15 @@ class TicketDetailSerializer(TicketSerializer):
             *TicketSerializer.Meta.fields, "description", "resolution_code", "resolution",
             "vendor_reference", "watchers", "timeline", "allowed_transitions",
         ]
+
+    @extend_schema_field(PersonSerializer(many=True))
+    def get_watchers(self, obj: Ticket) -> list[dict[str, Any]]:
+        people = list(obj.watchers.all())
+        if not can_view_internal(_user(self.context["request"])):
+            # The requester side sees which of its own people follow the ticket, never which
+            # engineers do (staff names stay inside the desk).
+            people = [person for person in people if not person.is_agent_side]
+        return PersonSerializer(people, many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, obj: Ticket) -> list[dict[str, Any]]:

@@ -3,21 +3,23 @@ render the result."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from opora.accounts.models import User
+from opora.core.api import JSONParser, StableOrderingFilter
 
 from .. import actions, selectors
 from ..attachments import CheckedUpload, check_upload
@@ -25,10 +27,12 @@ from ..choices import Channel
 from ..errors import ActionError
 from ..filtersets import ORDERING_FIELDS, TicketFilter
 from ..models import Attachment, Ticket
-from ..permissions import Need, access_ticket, can_view_internal
+from ..permissions import Need, access_ticket, can, can_view_internal
 from . import serializers as s
 
 API = Channel.API
+#: An entity tag as the API sends it: the version in quotes, possibly marked weak.
+_ETAG = re.compile(r'(?:W/)?"?([0-9]{1,18})"?', re.ASCII)
 
 
 def expected_version(request: Request, data: dict[str, Any]) -> int | None:
@@ -36,12 +40,13 @@ def expected_version(request: Request, data: dict[str, Any]) -> int | None:
     if data.get("version"):
         return int(data["version"])
     header = request.headers.get("If-Match", "").strip()
-    if header:
-        value = header.removeprefix("W/").strip('"')
-        if not value.isdigit():
-            raise ActionError("If-Match must be a ticket version number.", code="invalid",
+    if header and header != "*":  # "*" asks for no particular version
+        # ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` refuses.
+        match = _ETAG.fullmatch(header)
+        if match is None:
+            raise ActionError(_("If-Match must be a ticket version number."), code="invalid",
                               field="version")
-        return int(value)
+        return int(match.group(1))
     return None
 
 
@@ -56,7 +61,7 @@ class TicketViewSet(
     """Tickets: list, create, read with the timeline, change through the actions."""
 
     filterset_class = TicketFilter
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     ordering_fields = ORDERING_FIELDS
     ordering = ["-created_at"]
     lookup_value_regex = r"[A-Za-z]{3}-\d+|\d+"
@@ -217,11 +222,18 @@ class TicketViewSet(
                                 channel=API, expected_version=expected_version(request, data))
         return self._detail(ticket)
 
+    def _may_change_watcher(self, ticket: Ticket, person: User) -> None:
+        """Anyone who sees the ticket may follow or unfollow it; only staff do it for others."""
+        viewer: User = self.request.user  # type: ignore[assignment]
+        if person.pk != viewer.pk and not can(viewer, ticket, "work"):
+            raise exceptions.PermissionDenied(_("You are not allowed to do this on this ticket."))
+
     @extend_schema(request=s.WatcherInput, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"])
     def watchers(self, request: Request, pk: str) -> Response:
         ticket = self._ticket("view")
         data = self._input(s.WatcherInput)
+        self._may_change_watcher(ticket, data["user"])
         ticket = actions.add_watcher(ticket, user=data["user"], actor=request.user,  # type: ignore[arg-type]
                                      channel=API)
         return self._detail(ticket)
@@ -233,7 +245,8 @@ class TicketViewSet(
         ticket = self._ticket("view")
         user = User.objects.filter(pk=int(user_id)).first()
         if user is None:
-            raise ActionError("Unknown user.", code="not_found", field="user")
+            raise exceptions.NotFound(_("Unknown user."))
+        self._may_change_watcher(ticket, user)
         ticket = actions.remove_watcher(ticket, user=user, actor=request.user,  # type: ignore[arg-type]
                                         channel=API)
         return self._detail(ticket)
@@ -244,14 +257,18 @@ class AttachmentDownloadView(APIView):
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, pk: int) -> FileResponse:
-        from django.http import Http404
-
+        # One answer for "no such file", "file of a ticket you cannot see" and "internal file":
+        # a different message would tell which attachment ids exist.
+        not_found = Http404(_("Not found."))
         attachment = Attachment.objects.filter(pk=pk).only("ticket_id", "is_public").first()
         if attachment is None:
-            raise Http404
-        access_ticket(request.user, attachment.ticket_id, need="view")  # type: ignore[arg-type]
+            raise not_found
+        try:
+            access_ticket(request.user, attachment.ticket_id, need="view")  # type: ignore[arg-type]
+        except Http404:
+            raise not_found from None
         if not attachment.is_public and not can_view_internal(request.user):  # type: ignore[arg-type]
-            raise Http404
+            raise not_found
         attachment = Attachment.objects.get(pk=pk)
         response = FileResponse(attachment.file.open("rb"), as_attachment=True,
                                 filename=attachment.filename,

@@ -110,7 +110,8 @@ def _waiting_on_a_lock() -> int:
 @pytest.fixture
 def hold_first_lock(monkeypatch) -> Iterator[dict[str, Any]]:
     """The first action to lock the ticket keeps its transaction open until the other thread
-    is seen blocked on the row lock (or 5 s pass). Without the lock both would read the same
+    is seen blocked on the row lock (or 30 s pass: a loaded machine can be slow). Without the
+    lock both would read the same
     version at once, and the tests below would see both writes succeed."""
     state: dict[str, Any] = {"first": None, "blocked_seen": False}
     guard = threading.Lock()
@@ -123,7 +124,7 @@ def hold_first_lock(monkeypatch) -> Iterator[dict[str, Any]]:
             if first:
                 state["first"] = threading.get_ident()
         if first:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 if _waiting_on_a_lock():
                     state["blocked_seen"] = True
@@ -161,7 +162,7 @@ def run_together(*jobs: Callable[[], Any]) -> list[Any]:
 
 @pytest.mark.postgres_only
 @requires_postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_edits_of_the_same_version_one_wins(world, hold_first_lock):
     first = Ticket.objects.get(pk=world.ticket.pk)
     second = Ticket.objects.get(pk=world.ticket.pk)
@@ -196,7 +197,7 @@ def test_two_edits_of_the_same_version_one_wins(world, hold_first_lock):
 
 @pytest.mark.postgres_only
 @requires_postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_replies_without_a_version_both_land_one_after_the_other(world, hold_first_lock):
     version = Ticket.objects.get(pk=world.ticket.pk).version
 

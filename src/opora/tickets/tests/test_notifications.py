@@ -150,7 +150,7 @@ def translated(language: str, message: str, **params: Any) -> str:
         return gettext(message) % params if params else gettext(message)
 
 
-delivery = pytest.mark.django_db(transaction=True)
+delivery = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @delivery

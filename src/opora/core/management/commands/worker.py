@@ -87,5 +87,8 @@ class Command(BaseCommand):
             worker.run()
         finally:
             heartbeat.stopped.set()
+            # Wait for a beat in flight: written after the delete below, it would leave a row
+            # that /healthz counts as a live worker for the next two minutes.
+            heartbeat.join(timeout=settings.OPORA_WORKER_HEARTBEAT_SECONDS)
             WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
             self.stdout.write("Opora worker stopped.")
