@@ -6,3 +6,10 @@ class CoreConfig(AppConfig):
     name = "opora.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from . import sqlite
+
+        connection_created.connect(sqlite.install, dispatch_uid="opora-sqlite-unicode-like")

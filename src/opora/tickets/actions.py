@@ -284,7 +284,7 @@ def reply(
     with _files_removed_on_failure() as stored, transaction.atomic():
         ticket = _lock(ticket, expected_version)
         if ticket.status in (Status.CLOSED, Status.CANCELLED):
-            raise ActionError(
+            raise InvalidTransition(
                 _("The ticket is closed; reopen it to continue the conversation."),
                 code="ticket_closed",
             )
@@ -468,6 +468,11 @@ def escalate(
                 "vendor_reference": vendor_reference,
             },
         )
+        # The agent who hands over keeps following the ticket (and keeps seeing it): line 1
+        # stays the requester's contact after an escalation.
+        if actor is not None and actor.is_agent_side and not TeamMembership.objects.filter(
+                team=to_team, user=actor).exists():
+            ticket.watchers.add(actor)
         old_status = ticket.status
         ticket.status = Status.WAITING_VENDOR if to_team.line == Line.L4 else Status.ASSIGNED
         if ticket.status != old_status:

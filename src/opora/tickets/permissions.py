@@ -14,6 +14,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from opora.accounts.models import Role
+
 from .models import Ticket
 from .querysets import TicketQuerySet
 
@@ -35,8 +37,16 @@ def can_view_internal(user: User) -> bool:
 def can(user: User, ticket: Ticket, need: Need) -> bool:
     """Whether ``user`` (who can already see ``ticket``) may do ``need`` on it."""
     staff = can_view_internal(user)
-    if need in ("view", "reply", "confirm"):
+    if need in ("view", "reply"):
         return True
+    if need == "confirm":
+        # Confirming, reopening or withdrawing is the requester's decision (or their
+        # organisation manager's, or the desk's) — not a watching colleague's.
+        return staff or user.pk == ticket.requester_id or (
+            user.role == Role.ORG_MANAGER
+            and user.organisation_id is not None
+            and user.organisation_id == ticket.organisation_id
+        )
     # Notes and working the ticket (assign, escalate, status, resolve, fields) are staff only.
     return staff
 

@@ -1254,3 +1254,34 @@ class TestAppendOnly:
                             is_public=False, body="import")
         event.save()
         assert world.ticket.events.count() == 2
+
+
+# --- follow-ups of the lead's review -------------------------------------------------------------
+
+
+def test_the_agent_who_escalates_keeps_following_the_ticket(world):
+    actions.escalate(world.ticket, to_team=world.l2, summary="Checked the cable, error 809.",
+                     actor=world.l1_agent, channel=Channel.WEB)
+    ticket = Ticket.objects.get(pk=world.ticket.pk)
+    assert list(ticket.watchers.all()) == [world.l1_agent]
+    assert Ticket.objects.visible_to(world.l1_agent).filter(pk=ticket.pk).exists()
+    # A member of the target team does not become a watcher of their own queue's ticket...
+    world.l3.memberships.create(user=world.l2_agent)
+    actions.escalate(ticket, to_team=world.l3, summary="Switch firmware, needs L3.",
+                     actor=world.l2_agent, channel=Channel.WEB)
+    assert set(Ticket.objects.get(pk=ticket.pk).watchers.all()) == {world.l1_agent}
+    # ...but one who hands over to a team they are not in does.
+    actions.escalate(ticket, to_team=world.l4, summary="Vendor firmware bug, case opened.",
+                     actor=world.l2_agent, channel=Channel.WEB)
+    assert set(Ticket.objects.get(pk=ticket.pk).watchers.all()) == {world.l1_agent, world.l2_agent}
+
+
+def test_an_automatic_reply_is_not_the_first_response(world):
+    actions.reply(world.ticket, body="We got your request.", actor=None, channel=Channel.SYSTEM)
+    assert Ticket.objects.get(pk=world.ticket.pk).first_response_at is None
+
+
+def test_taking_another_teams_ticket_into_work_does_not_make_you_its_assignee(world):
+    actions.change_status(world.ticket, status=Status.IN_PROGRESS, actor=world.manager,
+                          channel=Channel.WEB)
+    assert Ticket.objects.get(pk=world.ticket.pk).assignee_id is None

@@ -270,7 +270,9 @@ def test_the_desk_sees_everything_with_names(world, api, busy_ticket):
     assert {"note", "assigned", "escalated", "fields_changed", "watcher_added"} <= kinds
     assert body["team"]["id"] == world.l4.pk and body["current_line"] == 4
     assert body["vendor_reference"] == "VND-77"
-    assert {w["id"] for w in body["watchers"]} == {world.l1_agent2.pk, world.colleague.pk}
+    # Both agents who handed the ticket over keep following it.
+    assert {w["id"] for w in body["watchers"]} == {
+        world.l1_agent2.pk, world.colleague.pk, world.l1_agent.pk, world.l2_agent.pk}
     actors = {e["actor"]["full_name"] for e in body["timeline"] if e["actor"]}
     assert {world.l1_agent.full_name, world.l2_agent.full_name} <= actors
     [note] = [e for e in body["timeline"] if e["kind"] == "note"]
@@ -384,3 +386,22 @@ def test_organisations_teams_and_catalog(world, api, role):
         Category.objects.values_list("pk", flat=True))
     assert _ids(api.get("/api/v1/services/?page_size=200")) == set(
         Service.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("action,payload,state", [
+    ("close", {}, "resolved"), ("reopen", {"reason": "Broken again"}, "resolved"),
+    ("cancel", {"reason": "Not needed"}, "open"),
+])
+def test_a_watching_colleague_may_not_decide_for_the_requester(world, api, action, payload, state):
+    actions.add_watcher(world.ticket, user=world.colleague, actor=world.l1_agent, channel=WEB)
+    if state == "resolved":
+        actions.resolve(world.ticket, code=ResolutionCode.FIXED, resolution="Done.",
+                        actor=world.l1_agent, channel=WEB)
+    before = state_of(world.ticket)
+    api.as_user(world.colleague)
+    response = api.post(path(world.ticket.pk, action), payload, format="json")
+    assert response.status_code == 403, response.json()
+    assert state_of(world.ticket) == before
+    # The organisation manager may.
+    api.as_user(world.org_manager)
+    assert api.post(path(world.ticket.pk, action), payload, format="json").status_code == 200
