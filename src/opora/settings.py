@@ -146,7 +146,7 @@ LOGOUT_REDIRECT_URL = "web:login"
 # --- Languages and time ----------------------------------------------------------------------
 LANGUAGE_CODE = os.environ.get("OPORA_LANGUAGE", "ru")
 LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [Path(os.environ.get("OPORA_LOCALE_DIR", BASE_DIR / "locale"))]
 TIME_ZONE = os.environ.get("OPORA_TIME_ZONE", "Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
