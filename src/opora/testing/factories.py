@@ -1,5 +1,8 @@
 """factory_boy factories shared by every app's tests.
 
+Call ``XFactory.create(...)`` where the type matters: it is typed as returning the model
+(``XFactory(...)`` works the same at run time but type-checks as the factory).
+
 Tickets are made through ``actions.open_ticket`` so they carry the same timeline as real ones.
 """
 
@@ -20,7 +23,7 @@ PASSWORD = "correct horse battery staple"
 _HASH = make_password(PASSWORD)
 
 
-class OrganisationFactory(factory.django.DjangoModelFactory):
+class OrganisationFactory(factory.django.DjangoModelFactory[Organisation]):
     class Meta:
         model = Organisation
 
@@ -28,7 +31,7 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
     email_domain = factory.Sequence(lambda n: f"org{n}.example")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
 
@@ -72,7 +75,7 @@ class AdminFactory(StaffFactory):
     is_superuser = True
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         skip_postgeneration_save = True
@@ -86,7 +89,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
             TeamMembership.objects.create(team=self, user=user)  # type: ignore[misc]
 
 
-class CategoryFactory(factory.django.DjangoModelFactory):
+class CategoryFactory(factory.django.DjangoModelFactory[Category]):
     class Meta:
         model = Category
 
@@ -95,7 +98,7 @@ class CategoryFactory(factory.django.DjangoModelFactory):
     name_en = factory.Sequence(lambda n: f"Category {n}")
 
 
-class ServiceFactory(factory.django.DjangoModelFactory):
+class ServiceFactory(factory.django.DjangoModelFactory[Service]):
     class Meta:
         model = Service
 
@@ -104,7 +107,7 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     name_en = factory.Sequence(lambda n: f"Service {n}")
 
 
-class TicketFactory(factory.Factory):
+class TicketFactory(factory.Factory[Ticket]):
     """Opens a ticket through the action: ``TicketFactory(requester=..., team=...)``."""
 
     class Meta:

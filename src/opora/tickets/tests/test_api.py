@@ -1123,7 +1123,7 @@ def test_fuzz_every_write(world, api, method, path, data):
         resolved(ticket, world.l1_agent)
     if state == "closed":
         actions.close(ticket, actor=world.requester, channel=WEB)
-    ref = data.draw(st.sampled_from([ticket.pk, ticket.number, ticket.number.lower(), 999999]),
+    ref = data.draw(st.sampled_from([ticket.pk, ticket.number, (ticket.number or "").lower(), 999999]),
                     label="ref")
     user_id = data.draw(st.sampled_from([world.colleague.pk, world.l1_agent2.pk, world.admin.pk])
                         | st.integers(min_value=0, max_value=10**25), label="user_id")
