@@ -22,17 +22,8 @@ from opora.tickets.api.serializers import (
     UserSerializer,
 )
 
-from .models import Organisation, Role, Team, User
-
-
-def users_visible_to(user: User) -> QuerySet[User]:
-    """Staff see everyone; an organisation manager their organisation; a requester themselves."""
-    qs = User.objects.select_related("organisation")
-    if user.is_agent_side or user.is_superuser:
-        return qs
-    if user.role == Role.ORG_MANAGER and user.organisation_id:
-        return qs.filter(Q(organisation_id=user.organisation_id) | Q(pk=user.pk))
-    return qs.filter(pk=user.pk)
+from .models import Organisation, Team, User
+from .selectors import users_visible_to
 
 
 @extend_schema_view(list=extend_schema(parameters=[

@@ -15,19 +15,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Replace
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from opora.accounts.api import users_visible_to
-from opora.accounts.models import Organisation, Role, Team, User
+from opora.accounts.actions import register_requester
+from opora.accounts.models import Organisation, Team, User
+from opora.accounts.selectors import users_visible_to
 from opora.tickets import actions, selectors
 from opora.tickets.attachments import ALLOWED_EXTENSIONS
 from opora.tickets.choices import Channel, Level, Priority, TicketType
@@ -100,55 +97,6 @@ def open_tickets_of(viewer: User, person: User) -> list[Ticket]:
 
 
 # --- registering a caller the desk does not know -------------------------------------------------
-
-
-def register_requester(
-    *,
-    full_name: str,
-    email: str,
-    actor: User,
-    phone: str = "",
-    organisation: Organisation | None = None,
-) -> User:
-    """Create a requester account for someone who called (no password: they may set one through
-    the password reset, or never log in at all). The email is unique whatever its case.
-
-    Belongs with the other account actions; it lives here until ``accounts/actions.py`` exists.
-    """
-    if not (actor.is_agent_side or actor.is_superuser):
-        raise ActionError(_("Only service desk staff may do this."), code="staff_only")
-    full_name = " ".join(full_name.split())
-    if not full_name:
-        raise ActionError(_("This field is required."), code="required", field="full_name")
-    if len(full_name) > 200:
-        raise ActionError(_("Ensure this field has no more than %(max)d characters.")
-                          % {"max": 200}, code="too_long", field="full_name")
-    email = email.strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ActionError(_("Enter a valid email address."), code="invalid",
-                          field="email") from exc
-    phone = " ".join(phone.split())
-    if len(phone) > 50:
-        raise ActionError(_("Ensure this field has no more than %(max)d characters.")
-                          % {"max": 50}, code="too_long", field="phone")
-    if organisation is not None and not organisation.is_active:
-        raise ActionError(_("This organisation is not active."), code="inactive",
-                          field="organisation")
-    taken = _("Someone with this email is already registered: %(name)s.")
-    existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None:
-        raise ActionError(taken % {"name": existing.full_name}, code="duplicate_email",
-                          field="email")
-    try:
-        with transaction.atomic():
-            return User.objects.create_user(
-                email=email, password=None, full_name=full_name, phone=phone,
-                organisation=organisation, role=Role.REQUESTER,
-            )
-    except IntegrityError as exc:  # registered by someone else a moment ago
-        raise ActionError(taken % {"name": email}, code="duplicate_email", field="email") from exc
 
 
 # --- pages ---------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from opora.accounts.api import users_visible_to
 from opora.accounts.models import STAFF_ROLES, Team, TeamMembership, User
+from opora.accounts.selectors import users_visible_to
 from opora.catalog.models import Category, Service
 from opora.tickets import actions, selectors, workflow
 from opora.tickets.attachments import ALLOWED_EXTENSIONS
