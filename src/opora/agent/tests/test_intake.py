@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from opora.accounts.models import User
 from opora.accounts.actions import register_requester
+from opora.accounts.models import User
 from opora.agent.intake import people_matching, phone_tail
 from opora.testing import factories as f
 from opora.tickets.choices import Channel, EventKind, Priority, Status
