@@ -65,7 +65,7 @@ cmd_test() {
     unset OPORA_DATABASE_URL
 
     say "ruff"
-    "$bin/ruff" check src bench
+    "$bin/ruff" check .
     say "mypy"
     "$bin/mypy" src
     say "migrations match the models"

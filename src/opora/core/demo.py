@@ -201,8 +201,10 @@ def load(*, tickets: int = 300, seed: int = 2026, now: datetime | None = None) -
     }
     for team_name, members in staff.items():
         for i, member in enumerate(members):
+            # A team lead leads their team; otherwise the first of several members does.
+            lead = member.role == Role.TEAM_LEAD or (i == 0 and len(members) > 1)
             TeamMembership.objects.get_or_create(team=teams[team_name], user=member,
-                                                 defaults={"is_lead": i == 0 and len(members) > 1})
+                                                 defaults={"is_lead": lead})
 
     requesters: list[User] = [
         _user("user@sever.example", "Пётр Пользователев", Role.REQUESTER, orgs[0],
