@@ -44,7 +44,9 @@ class Heartbeat(threading.Thread):
         self.started_at = timezone.now()
 
     def run(self) -> None:
-        while not self.stopped.is_set():
+        # The command beats once before starting this thread, so the first beat here waits a
+        # full interval (and a short batch run never writes from two threads at once).
+        while not self.stopped.wait(self.interval):
             try:
                 close_old_connections()
                 beat(self.worker_id, self.started_at)
@@ -52,7 +54,6 @@ class Heartbeat(threading.Thread):
                 logger.exception("heartbeat failed")
             finally:
                 connection.close()
-            self.stopped.wait(self.interval)
 
 
 class Command(BaseCommand):
