@@ -9,11 +9,10 @@ record the admin site writes) in that transaction, with the actor named explicit
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Model
@@ -21,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from opora.core.audit import log_change
 from opora.tickets.choices import OPEN_STATUSES
 from opora.tickets.errors import ActionError
 
@@ -76,14 +76,6 @@ def _require_members_right(actor: User, team: Team) -> None:
 
 
 # --- audit ---------------------------------------------------------------------------------------
-
-
-def log_change(actor: User, obj: Model, flag: int, message: list[dict[str, Any]]) -> None:
-    """One row of Django's admin log, in the caller's transaction; the message is the admin's
-    JSON shape so the admin site's history shows it as its own."""
-    LogEntry.objects.log_actions(
-        user_id=actor.pk, queryset=[obj], action_flag=flag, change_message=json.dumps(message),
-    )
 
 
 def _membership_message(key: str, membership: TeamMembership, **extra: Any) -> list[dict[str, Any]]:

@@ -7,16 +7,16 @@ transaction and writes the audit row (Django's admin log) in it with the actor.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE
 from django.db import transaction
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from opora.accounts.models import Team, User
 from opora.accounts.team_actions import NotAllowed, is_desk_manager, led_team_ids
+from opora.core.audit import log_change
 from opora.tickets.errors import ActionError
 
 from .models import CannedResponse
@@ -40,12 +40,6 @@ def can_manage_team_canned(user: User, team: Team | None) -> bool:
     if is_desk_manager(user):
         return True
     return team is not None and team.pk in led_team_ids(user)
-
-
-def _log(actor: User, obj: Model, flag: int, message: list[dict[str, Any]]) -> None:
-    LogEntry.objects.log_actions(
-        user_id=actor.pk, queryset=[obj], action_flag=flag, change_message=json.dumps(message),
-    )
 
 
 def _values(*, title: str, body: str, team: Team | None, language: str,
@@ -86,7 +80,7 @@ def create_canned_response(
     values = _values(title=title, body=body, team=team, language=language, actor=actor)
     with transaction.atomic():
         response = CannedResponse.objects.create(**values, created_by=actor)
-        _log(actor, response, ADDITION, [{"added": {}}])
+        log_change(actor, response, ADDITION, [{"added": {}}])
     return response
 
 
@@ -108,7 +102,7 @@ def update_canned_response(
             setattr(current, field, value)
         if changed:
             current.save(update_fields=changed)
-            _log(actor, current, CHANGE, [{"changed": {"fields": changed}}])
+            log_change(actor, current, CHANGE, [{"changed": {"fields": changed}}])
     for field, value in values.items():
         setattr(response, field, value)
     return response
@@ -124,7 +118,7 @@ def set_canned_response_active(
             is_active=bool(is_active)).update(is_active=bool(is_active))
         response.is_active = bool(is_active)
         if updated:
-            _log(actor, response, CHANGE, [{"changed": {"fields": ["is_active"]}}])
+            log_change(actor, response, CHANGE, [{"changed": {"fields": ["is_active"]}}])
     return response
 
 

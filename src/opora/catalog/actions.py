@@ -7,10 +7,9 @@ one transaction and writes the audit row (Django's admin log) in it with the act
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Model
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from opora.accounts.models import Team, User
 from opora.accounts.team_actions import NotAllowed, is_desk_manager
+from opora.core.audit import log_change
 from opora.tickets.errors import ActionError
 
 from .models import Category, Service
@@ -26,12 +26,6 @@ from .models import Category, Service
 def _require_manager(actor: User) -> None:
     if not is_desk_manager(actor):
         raise NotAllowed(_("Only service desk managers and administrators may do this."))
-
-
-def _log(actor: User, obj: Model, flag: int, message: list[dict[str, Any]]) -> None:
-    LogEntry.objects.log_actions(
-        user_id=actor.pk, queryset=[obj], action_flag=flag, change_message=json.dumps(message),
-    )
 
 
 def _clean_fields(obj: Model) -> None:
@@ -125,7 +119,7 @@ def create_category(
     try:
         with transaction.atomic():
             category.save()
-            _log(actor, category, ADDITION, [{"added": {}}])
+            log_change(actor, category, ADDITION, [{"added": {}}])
     except IntegrityError as exc:
         raise ActionError(_("A category with this code already exists."), code="duplicate",
                           field="code") from exc
@@ -150,7 +144,7 @@ def update_category(
             _check_category(current)
             if changed:
                 current.save(update_fields=changed)
-                _log(actor, current, CHANGE, [{"changed": {"fields": changed}}])
+                log_change(actor, current, CHANGE, [{"changed": {"fields": changed}}])
     except IntegrityError as exc:
         raise ActionError(_("A category with this code already exists."), code="duplicate",
                           field="code") from exc
@@ -196,7 +190,7 @@ def create_service(
     try:
         with transaction.atomic():
             service.save()
-            _log(actor, service, ADDITION, [{"added": {}}])
+            log_change(actor, service, ADDITION, [{"added": {}}])
     except IntegrityError as exc:
         raise ActionError(_("A service with this code already exists."), code="duplicate",
                           field="code") from exc
@@ -220,7 +214,7 @@ def update_service(
             _check_service(current, owner_changed="owner_team" in changed)
             if changed:
                 current.save(update_fields=changed)
-                _log(actor, current, CHANGE, [{"changed": {"fields": changed}}])
+                log_change(actor, current, CHANGE, [{"changed": {"fields": changed}}])
     except IntegrityError as exc:
         raise ActionError(_("A service with this code already exists."), code="duplicate",
                           field="code") from exc

@@ -1,0 +1,23 @@
+"""The audit of configuration changes (teams, catalog, matrix, canned responses).
+
+Ticket changes are audited by their timeline; everything an administration page changes is
+written to Django's admin log, in the caller's transaction, with the admin's JSON message shape
+so the admin site's history shows it as its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.admin.models import LogEntry
+from django.db.models import Model
+
+from opora.accounts.models import User
+
+
+def log_change(actor: User, obj: Model, flag: int, message: list[dict[str, Any]]) -> None:
+    """One admin-log row for ``obj`` (``flag``: ADDITION, CHANGE or DELETION)."""
+    LogEntry.objects.log_actions(
+        user_id=actor.pk, queryset=[obj], action_flag=flag, change_message=json.dumps(message),
+    )
