@@ -18,6 +18,17 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sla_schedules():
+    """Computed business calendars are cached per process by (id, version); a rolled-back test
+    database hands the same ids out again, so every test starts with an empty cache."""
+    from opora.sla.schedules import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
 @pytest.fixture
 def shared_corpora() -> Path:
     """``../shared/corpora`` beside the checkout; tests using it skip where it is absent."""

@@ -6,10 +6,11 @@
 #
 # Steps: fresh database -> bench/seed.py (migrate, accounts, N tickets, ANALYZE) ->
 # bench/queries.py (SQL queries per request, and plans with BENCH_EXPLAIN=1) -> bench/plans.py
-# (list queries as built today and rewritten, timed) -> gunicorn
+# (list queries as built today and rewritten, timed) -> bench/sla_duedates.py (business-time
+# arithmetic, no database) -> gunicorn
 # (2 workers x 4 threads on 127.0.0.1:$BENCH_PORT) -> wait for /version -> bench/api_load.py once
 # per concurrency level -> stop the server -> summary. Everything lands in
-# bench/results/<engine>-<N>-<timestamp>/ (ignored by git): seed.log, queries.txt, plans.txt, server.log,
+# bench/results/<engine>-<N>-<timestamp>/ (ignored by git): seed.log, queries.txt, plans.txt, sla_duedates.txt, server.log,
 # load-c<C>.txt and .json, summary.txt.
 #
 # Knobs (environment):
@@ -137,6 +138,9 @@ if [ -z "${BENCH_NO_PLANS:-}" ]; then
     say "list queries as built today and proposed rewrites"
     "${RUN[@]}" bench/plans.py 2>&1 | tee "$OUT/plans.txt"
 fi
+
+say "business-time arithmetic: SLA due instants (no database)"
+"${RUN[@]}" bench/sla_duedates.py 2>&1 | tee "$OUT/sla_duedates.txt"
 
 say "starting gunicorn on 127.0.0.1:$PORT"
 "${RUN[@]}" -m gunicorn opora.wsgi:application --workers 2 --threads 4 \

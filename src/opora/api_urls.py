@@ -1,6 +1,6 @@
 """REST API v1 routes."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from opora.accounts.api import ObtainTokenView, OrganisationViewSet, TeamViewSet, UserViewSet
@@ -20,5 +20,7 @@ router.register("services", ServiceViewSet, basename="service")
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("attachments/<int:pk>/", AttachmentDownloadView.as_view(), name="attachment-download"),
+    path("sla/", include("opora.sla.api_urls")),
+    path("kb/", include("opora.kb.api_urls")),
     *router.urls,
 ]

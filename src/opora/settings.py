@@ -73,6 +73,10 @@ INSTALLED_APPS = [
     "opora.accounts",
     "opora.catalog",
     "opora.tickets",
+    "opora.sla",
+    "opora.mail",
+    "opora.kb",
+    "opora.search",
     "opora.web",
     "opora.agent",
     "opora.portal",
@@ -211,7 +215,23 @@ TASKS = {
 }
 #: The worker is reported unhealthy when its last heartbeat is older than this.
 OPORA_WORKER_HEARTBEAT_SECONDS = env_int("OPORA_WORKER_HEARTBEAT_SECONDS", 15)
+#: How often each worker scans SLA clocks for reached thresholds (at most a minute apart).
+OPORA_SLA_SCAN_SECONDS = env_int("OPORA_SLA_SCAN_SECONDS", 30)
 OPORA_WORKER_STALE_SECONDS = env_int("OPORA_WORKER_STALE_SECONDS", 120)
+
+# --- Incoming mail ---------------------------------------------------------------------------
+#: How often each worker checks the IMAP mailboxes (a mailbox is polled by one worker at a time).
+OPORA_MAIL_POLL_SECONDS = env_int("OPORA_MAIL_POLL_SECONDS", 60)
+#: More than this many messages from one sender within the window are refused unanswered.
+OPORA_MAIL_RATE_LIMIT = env_int("OPORA_MAIL_RATE_LIMIT", 20)
+OPORA_MAIL_RATE_WINDOW = env_int("OPORA_MAIL_RATE_WINDOW", 600)
+# --- Outgoing mail (the outbox) --------------------------------------------------------------
+#: How often each worker sends the outbox's due messages.
+OPORA_MAIL_SEND_SECONDS = env_int("OPORA_MAIL_SEND_SECONDS", 5)
+#: Attempts before a message is marked failed (retries after 1, 5, 15, 60, 240 minutes).
+OPORA_MAIL_MAX_ATTEMPTS = env_int("OPORA_MAIL_MAX_ATTEMPTS", 6)
+#: Attachments of a reply larger than this in total are linked instead of attached.
+OPORA_MAIL_MAX_ATTACHMENTS_BYTES = env_int("OPORA_MAIL_MAX_ATTACHMENTS_BYTES", 10 * 1024 * 1024)
 
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -269,4 +289,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("OPORA_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Knowledge base (opora.kb) --------------------------------------------------------------------
+#: Months between revalidations per article type ("default" for the rest), e.g.
+#: OPORA_KB_REVALIDATION_MONTHS="script=6,standard=24".
+OPORA_KB_REVALIDATION_MONTHS = {
+    "default": 12,
+    **{
+        key.strip(): int(value)
+        for key, _sep, value in (
+            item.partition("=")
+            for item in os.environ.get("OPORA_KB_REVALIDATION_MONTHS", "").split(",")
+        )
+        if key.strip() and value.strip().isdigit()
+    },
 }

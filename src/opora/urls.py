@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("opora.search.urls")),  # /agent/search/…, /portal/suggestions/…
+    path("agent/kb/", include("opora.kb.urls")),
     path("agent/", include("opora.agent.urls")),
     path("portal/", include("opora.portal.urls")),
     path("", include("opora.web.urls")),

@@ -5,6 +5,9 @@ shared ``TicketFilter``, sorted by the API's ordering names and paged. The same 
 full page and, for htmx, just the results (table, paging, bulk-action outcome). Bulk actions
 call the ticket actions one ticket at a time, each in its own transaction, and report the
 outcome per ticket. Saved filters keep a queue's query string under a name, per person.
+
+Each row carries the countdown badge of the ticket's most urgent SLA clock (the clocks of the
+whole page are read in one query), and the list sorts by the earliest due instant ("sla_due").
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opora.accounts.models import STAFF_ROLES, Organisation, Team, TeamMembership, User
 from opora.catalog.models import Category
+from opora.sla import selectors as sla
 from opora.tickets import actions, selectors
 from opora.tickets.choices import (
     OPEN_STATUSES,
@@ -123,6 +127,10 @@ def _waiting(user: User, now: datetime) -> Q:
     return Q(status=Status.WAITING_REQUESTER)
 
 
+def _breaching_soon(user: User, now: datetime) -> Q:
+    return sla.breaching_soon_q(now)
+
+
 def _recently_resolved(user: User, now: datetime) -> Q:
     since = now - timedelta(days=RECENT_DAYS)
     return Q(status__in=[Status.RESOLVED, Status.CLOSED]) & (
@@ -137,6 +145,8 @@ class Queue:
     slug: str
     label: Promise
     condition: Callable[[User, datetime], Q]
+    #: The order when the person has not chosen one.
+    ordering: str = DEFAULT_ORDERING
 
     @property
     def key(self) -> str:
@@ -150,6 +160,8 @@ QUEUES: tuple[Queue, ...] = (
     # A queue's name, not a ticket's state: Russian says "без исполнителя" here.
     Queue("unassigned", pgettext_lazy("queue", "Unassigned"), _unassigned),
     Queue("all-open", _("All open"), _all_open),
+    # Overdue or due within the hour (or past 75 % of a target): the most urgent first.
+    Queue("breaching-soon", _("Breaching soon"), _breaching_soon, ordering="sla_due"),
     Queue("waiting", _("Waiting for requester"), _waiting),
     Queue("recently-resolved", _("Recently resolved"), _recently_resolved),
 )
@@ -190,20 +202,25 @@ SORTS: dict[str, str] = {
     "updated_at": "updated_at",
     "team": "team__name",
     "assignee": "assignee__full_name",
+    # The earliest due instant of the ticket's running SLA clocks (annotated when sorted by).
+    "sla_due": "sla_due",
 }
 
 
-def parse_ordering(raw: str | None) -> list[str]:
+def parse_ordering(raw: str | None, default: str = DEFAULT_ORDERING) -> list[str]:
     """``-priority,created_at`` → the known terms in order; unknown ones are dropped."""
     terms: list[str] = []
     for term in (raw or "").split(","):
         term = term.strip()
         if term.lstrip("-") in SORTS and term.lstrip("-") not in {t.lstrip("-") for t in terms}:
             terms.append(term)
-    return terms or [DEFAULT_ORDERING]
+    return terms or [default]
 
 
 def order_tickets(qs: QuerySet[Ticket], terms: Sequence[str]) -> QuerySet[Ticket]:
+    if any(term.lstrip("-") == "sla_due" for term in terms):
+        # A sub-select per row of the page, by the ticket's clocks; only when sorted by it.
+        qs = qs.annotate(sla_due=sla.due_subquery())
     expressions: list[OrderBy] = []
     for term in terms:
         column = F(SORTS[term.lstrip("-")])
@@ -219,7 +236,7 @@ def order_tickets(qs: QuerySet[Ticket], terms: Sequence[str]) -> QuerySet[Ticket
 
 #: The filters the queue page shows as checklists, in order.
 CHECKLIST_FILTERS = ("status", "priority", "type", "category", "team", "assignee",
-                     "organisation", "channel")
+                     "organisation", "channel", "sla")
 #: Query parameters a queue page understands (a saved filter keeps only these).
 QUERY_KEYS = frozenset(TicketFilter.base_filters) | {"ordering", "page_size"}
 
@@ -283,7 +300,7 @@ class Lookups:
 def _choices(name: str, lookups: Lookups) -> list[tuple[str, str]]:
     enumerations: dict[str, list[tuple[Any, Any]]] = {
         "status": Status.choices, "priority": Priority.choices, "type": TicketType.choices,
-        "channel": Channel.choices,
+        "channel": Channel.choices, "sla": sla.SlaFilter.choices,
     }
     if name in enumerations:
         return [(str(v), str(label)) for v, label in enumerations[name]]
@@ -364,14 +381,18 @@ def _queue_context(request: HttpRequest, queue: Queue, **extra: Any) -> dict[str
     filterset = QueueFilter(params, queryset=queue_tickets(queue, user))
     # An invalid filter shows its error and no rows, rather than silently more rows.
     tickets = filterset.qs if filterset.is_valid() else Ticket.objects.none()
-    ordering = parse_ordering(params.get("ordering"))
+    ordering = parse_ordering(params.get("ordering"), queue.ordering)
     size = _page_size(params)
     page: Page[Ticket] = Paginator(order_tickets(tickets, ordering), size).get_page(
         params.get("page"))
+    now = timezone.now()
+    # One query for the clocks of the whole page, whatever its size.
+    clocks = sla.clocks_for_tickets(t.pk for t in page.object_list)
     queue_url = reverse("agent:queue", args=[queue.slug])
     query = params.urlencode()
     selected = extra.pop("selected", set())
-    rows = [{"ticket": t, "url": ticket_url(t.number), "checked": t.pk in selected}
+    rows = [{"ticket": t, "url": ticket_url(t.number), "checked": t.pk in selected,
+             "sla": sla.ticket_badge(clocks[t.pk], now)}
             for t in page.object_list]
     return {
         "queue": queue,

@@ -4,6 +4,10 @@ A thin adapter like the API: parse the form → ``permissions.access_ticket`` (4
 is not visible) → one ``tickets.actions`` function with ``channel=WEB`` and the version the page
 was rendered with → redirect (PRG), or the updated fragment for htmx. An ``ActionError`` (a stale
 version included) re-renders the page with the message next to the form and everything typed.
+
+The side column's SLA card shows the agreement in force and why, each current clock with its
+countdown badge, and the SLA timeline; team leads, desk managers and administrators may set the
+agreement by hand (``update_fields`` with ``sla_agreement``).
 """
 
 from __future__ import annotations
@@ -16,20 +20,26 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.forms import ModelChoiceField, Textarea
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from opora.accounts.models import STAFF_ROLES, Team, TeamMembership, User
 from opora.accounts.selectors import users_visible_to
 from opora.catalog.models import Category, Service
+from opora.kb.selectors import operator_scripts
+from opora.sla import selectors as sla
+from opora.sla.choices import AgreementKind
+from opora.sla.models import Agreement
 from opora.tickets import actions, selectors, workflow
 from opora.tickets.attachments import ALLOWED_EXTENSIONS
 from opora.tickets.choices import (
@@ -117,7 +127,8 @@ def queue_tickets(user: User, slug: str) -> QuerySet[Ticket] | None:
     queue = queues.QUEUES_BY_SLUG.get(slug)
     if queue is None:
         return None
-    return queues.order_tickets(queues.queue_tickets(queue, user), queues.parse_ordering(None))
+    return queues.order_tickets(queues.queue_tickets(queue, user),
+                                queues.parse_ordering(None, queue.ordering))
 
 
 def next_ticket(user: User, current: Ticket, slug: str) -> Ticket | None:
@@ -151,6 +162,8 @@ class Entry:
     lines: list[SafeString] = field(default_factory=list)
     body: str = ""
     attachments: list[Attachment] = field(default_factory=list)
+    #: "warning" / "danger" for SLA warnings and breaches (a coloured marker), else "".
+    tone: str = ""
 
     @property
     def is_internal(self) -> bool:
@@ -279,6 +292,10 @@ def present(events: QuerySet[TicketEvent] | list[TicketEvent]) -> list[Entry]:
             entry.lines = [line]
         elif kind == EventKind.ATTACHMENT_ADDED:
             entry.lines = [_say(_("attached files"))]
+        elif kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACHED):
+            # Recorded by the worker's scan: an internal line, no body.
+            entry.lines = [_say("%(text)s", text=sla.ticket_event_text(kind, data))]
+            entry.tone = "danger" if kind == EventKind.SLA_BREACHED else "warning"
         if entry.style == "change" and not event.is_public and entry.body:
             entry.style = "internal"  # an escalation summary: internal text, set apart
         entries.append(entry)
@@ -338,6 +355,19 @@ def canned_responses(user: User, ticket: Ticket, team_ids: list[int]) -> list[Ca
     )
 
 
+class AgreementForm(f.TicketForm):
+    """The customer agreement set by hand; empty: the rules decide ("automatic")."""
+
+    sla_agreement = ModelChoiceField(
+        label=gettext_lazy("Agreement"), required=False,
+        queryset=Agreement.objects.filter(is_active=True, kind=AgreementKind.SLA),
+        empty_label=gettext_lazy("Automatic (by the rules)"),
+    )
+
+    def changes(self) -> dict[str, Any]:
+        return {"sla_agreement": self.cleaned_data["sla_agreement"]}
+
+
 #: The forms of the page: action name → (form class, the initial values it starts from).
 FORM_CLASSES: dict[str, type[f.TicketForm]] = {
     "reply": f.MessageForm,
@@ -353,6 +383,7 @@ FORM_CLASSES: dict[str, type[f.TicketForm]] = {
     "fields": f.FieldsForm,
     "watch": f.WatcherForm,
     "unwatch": f.RemoveWatcherForm,
+    "sla": AgreementForm,
 }
 
 
@@ -365,7 +396,25 @@ def _initial(name: str, ticket: Ticket) -> dict[str, Any]:
                 "urgency": ticket.urgency, "priority": "", "is_major": ticket.is_major}
     if name == "resolve":
         return {"code": ResolutionCode.FIXED}
+    if name == "sla":
+        return {"sla_agreement": ticket.sla_agreement_id}
     return {}
+
+
+def sla_context(ticket: Ticket, user: User) -> dict[str, Any]:
+    """The SLA card: the agreement in force and why, the current clocks' badges, the SLA
+    timeline and the choices of the explicit-agreement control (three queries)."""
+    now = timezone.now()
+    agreements = sla.active_agreement_rows()
+    clocks = sla.clocks_for_tickets([ticket.pk])[ticket.pk]
+    return {
+        "sla_applied": sla.applied_agreement(ticket, agreements),
+        "sla_badges": [sla.badge(clock, now) for clock in clocks],
+        "sla_timeline": sla.sla_timeline(ticket),
+        "sla_choices": [a for a in agreements if a.kind == AgreementKind.SLA],
+        "sla_hint": sla.duration_hint(True),
+        "can_choose_agreement": sla.can_choose_agreement(user),
+    }
 
 
 def page_context(request: HttpRequest, ticket: Ticket, *, failed: tuple[str, Form] | None = None,
@@ -401,6 +450,8 @@ def page_context(request: HttpRequest, ticket: Ticket, *, failed: tuple[str, For
         "assign": is_open, "take": can_take, "escalate": is_open and bool(escalate_teams),
         "fields": ticket.status not in (Status.CLOSED, Status.CANCELLED),
         "reply": True, "note": True, "watch": True, "unwatch": True,
+        "sla": sla.can_choose_agreement(user)
+               and ticket.status not in (Status.CLOSED, Status.CANCELLED),
     }
     orphan = bool(failed_name) and not shown.get(failed_name, False)
     return {
@@ -417,6 +468,9 @@ def page_context(request: HttpRequest, ticket: Ticket, *, failed: tuple[str, For
         "other_tickets": others[:OTHER_TICKETS],
         "more_other_tickets": len(others) > OTHER_TICKETS,
         "canned": canned_responses(user, ticket, team_ids),
+        # Operator scripts from the knowledge base join the canned responses in the picker.
+        "kb_scripts": operator_scripts(
+            user, (ticket.requester.language or settings.LANGUAGE_CODE or "ru")[:2]),
         "status_moves": [t for t in transitions if t.action == "change_status"],
         "transitions": {t.action: t for t in transitions if t.action != "change_status"},
         "is_open": is_open,
@@ -443,6 +497,7 @@ def page_context(request: HttpRequest, ticket: Ticket, *, failed: tuple[str, For
         "next_url": reverse("agent:ticket-next", kwargs={"ref": ticket.number or ticket.pk})
                     + (f"?{urlencode({'queue': queue})}" if queue else ""),
         "page_url": ticket_url(ticket, queue),
+        **sla_context(ticket, user),
     }
 
 
@@ -495,6 +550,8 @@ def _ticket_page(request: HttpRequest, ref: str) -> HttpResponse:
 class Step:
     need: Need
     run: Callable[[User, Ticket, Any], str]
+    #: A further check of the person's role, beyond what ``need`` asks of the ticket.
+    allowed: Callable[[User], bool] | None = None
 
 
 def _version(form: Any) -> int:
@@ -573,6 +630,12 @@ def _fields(user: User, ticket: Ticket, form: Any) -> str:
     return _("Changes saved.")
 
 
+def _set_agreement(user: User, ticket: Ticket, form: Any) -> str:
+    actions.update_fields(ticket, changes=form.changes(), actor=user, channel=WEB,
+                          expected_version=_version(form))
+    return _("The agreement of the ticket is changed.")
+
+
 def _watch(user: User, ticket: Ticket, form: Any) -> str:
     # Watchers are a set: adding or removing one cannot overwrite anyone's work, so the action
     # takes no version (the form carries it all the same).
@@ -599,6 +662,7 @@ STEPS: dict[str, Step] = {
     "fields": Step("work", _fields),
     "watch": Step("work", _watch),
     "unwatch": Step("work", _unwatch),
+    "sla": Step("work", _set_agreement, allowed=sla.can_choose_agreement),
 }
 
 
@@ -620,6 +684,8 @@ def ticket_action(request: HttpRequest, ref: str, name: str) -> HttpResponse:
         raise Http404
     user = _user(request)
     ticket = load_ticket(user, ref, need=step.need)
+    if step.allowed is not None and not step.allowed(user):
+        raise PermissionDenied(_("You are not allowed to do this on this ticket."))
     form = _bound_form(name, request, ticket, user)
     if not form.is_valid():
         return render_page(request, ticket, failed=(name, form), status=400)

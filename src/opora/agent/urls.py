@@ -1,6 +1,6 @@
 """The agent workspace. Each area keeps its routes beside its views."""
 
-from . import intake, manage, queues, ticket
+from . import intake, mail_admin, mail_outbox, manage, queues, sla_admin, sla_reports, ticket
 
 app_name = "agent"
 
@@ -9,4 +9,8 @@ urlpatterns = [
     *ticket.urlpatterns,
     *intake.urlpatterns,
     *manage.urlpatterns,
+    *sla_admin.urlpatterns,
+    *sla_reports.urlpatterns,
+    *mail_outbox.urlpatterns,
+    *mail_admin.urlpatterns,
 ]

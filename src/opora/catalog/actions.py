@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from opora.accounts.models import Team, User
 from opora.accounts.team_actions import NotAllowed, is_desk_manager
-from opora.core.audit import log_change
+from opora.core.audit import changed_fields, log_change
 from opora.tickets.errors import ActionError
 
 from .models import Category, Service
@@ -48,18 +48,6 @@ def _required(value: str, field: str) -> str:
 
 def _code(value: str) -> str:
     return _required((value or "").strip().lower(), "code")
-
-
-def _changed(obj: Model, values: dict[str, Any]) -> list[str]:
-    """The fields whose value differs (a relation compared by its id: no query)."""
-    changed = []
-    for field, value in values.items():
-        if obj._meta.get_field(field).is_relation:
-            if getattr(obj, f"{field}_id") != (value.pk if value is not None else None):
-                changed.append(field)
-        elif getattr(obj, field) != value:
-            changed.append(field)
-    return changed
 
 
 # --- categories ----------------------------------------------------------------------------------
@@ -138,7 +126,7 @@ def update_category(
     try:
         with transaction.atomic():
             current = Category.objects.select_for_update().get(pk=category.pk)
-            changed = _changed(current, values)
+            changed = changed_fields(current, values)
             for field, value in values.items():
                 setattr(current, field, value)
             _check_category(current)
@@ -208,7 +196,7 @@ def update_service(
     try:
         with transaction.atomic():
             current = Service.objects.select_for_update().get(pk=service.pk)
-            changed = _changed(current, values)
+            changed = changed_fields(current, values)
             for field, value in values.items():
                 setattr(current, field, value)
             _check_service(current, owner_changed="owner_team" in changed)

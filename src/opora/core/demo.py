@@ -11,6 +11,7 @@ import functools
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -18,6 +19,10 @@ from django.utils import timezone
 
 from opora.accounts.models import Department, Line, Organisation, Role, Team, TeamMembership, User
 from opora.catalog.models import Category, Service
+from opora.sla import actions as sla_actions
+from opora.sla import engine as sla_engine
+from opora.sla.choices import AgreementKind, Metric, PenaltyKind
+from opora.sla.models import Agreement, Calendar
 from opora.tickets import actions
 from opora.tickets.choices import Channel, ResolutionCode, Status, TicketType
 from opora.tickets.models import Ticket
@@ -232,6 +237,8 @@ def load(*, tickets: int = 300, seed: int = 2026, now: datetime | None = None) -
     categories = {c.code: c for c in Category.objects.all()}
     team_for_service = {code: teams[owner] for code, _n, _e, owner in SERVICES}
 
+    _service_levels(now, admin, orgs, teams)
+
     created = Ticket.objects.count()
     channels = [Channel.PORTAL, Channel.EMAIL, Channel.PHONE, Channel.PORTAL, Channel.API,
                 Channel.MONITORING, Channel.MESSENGER, Channel.CHAT]
@@ -239,6 +246,8 @@ def load(*, tickets: int = 300, seed: int = 2026, now: datetime | None = None) -
         for n in range(tickets):
             _walk(n, rng, now, requesters, l1, staff, teams, services, categories,
                   team_for_service, channels)
+        # Warnings and breaches of the walked tickets, recorded without mailing anyone.
+        sla_engine.scan(now=now, run_actions=False)
     return {
         "organisations": Organisation.objects.count(),
         "teams": Team.objects.count(),
@@ -246,6 +255,44 @@ def load(*, tickets: int = 300, seed: int = 2026, now: datetime | None = None) -
         "tickets": Ticket.objects.count() - created,
         "admin": admin.pk,
     }
+
+
+def _service_levels(now: datetime, admin: User, orgs: list[Organisation],
+                    teams: dict[str, Team]) -> None:
+    """The production calendar in the business-hours calendar, a customer contract with a
+    penalty, an OLA for the network team and the 1C partner's underpinning contract."""
+    business = Calendar.objects.get(name="Business hours")
+    if not business.days.exists():
+        sla_actions.load_production_calendar(
+            business, years=[now.year - 1, now.year, now.year + 1], actor=admin)
+    if Agreement.objects.filter(name="Северный ветер: Gold").exists():
+        return
+    hour, day = 3600, 8 * 3600
+    gold = sla_actions.create_agreement(
+        name="Северный ветер: Gold", calendar=business, organisation=orgs[0],
+        monthly_fee=Decimal("300000"), penalty_kind=PenaltyKind.PER_BREACH,
+        penalty_percent=Decimal("2"), penalty_cap_percent=Decimal("20"),
+        compliance_target=Decimal("95"), actor=admin)
+    rows = [(1, 10 * 60, 2 * hour, False), (2, 20 * 60, 6 * hour, True),
+            (3, hour, 2 * day, True), (4, 4 * hour, 4 * day, True), (5, day, 8 * day, True)]
+    sla_actions.set_targets(gold, targets=[
+        spec for priority, first, resolution, business_hours in rows
+        for spec in ((Metric.FIRST_RESPONSE, priority, "", first, business_hours),
+                     (Metric.RESOLUTION, priority, "", resolution, business_hours))
+    ], actor=admin)
+    ola = sla_actions.create_agreement(kind=AgreementKind.OLA, name="OLA: сеть (L2)",
+                                       calendar=business, team=teams["Network"], actor=admin)
+    sla_actions.set_targets(ola, targets=[
+        (Metric.RESOLUTION, p, "", seconds, True)
+        for p, seconds in ((1, 2 * hour), (2, 4 * hour), (3, day), (4, 2 * day), (5, 4 * day))
+    ], actor=admin)
+    uc = sla_actions.create_agreement(kind=AgreementKind.UC, name="Договор с партнёром 1С",
+                                      calendar=business, team=teams["Vendor: 1C partner"],
+                                      actor=admin)
+    sla_actions.set_targets(uc, targets=[
+        (Metric.RESOLUTION, p, "", seconds, True)
+        for p, seconds in ((1, 4 * hour), (2, day), (3, 3 * day), (4, 5 * day), (5, 10 * day))
+    ], actor=admin)
 
 
 def _walk(n: int, rng: random.Random, now: datetime, requesters: list[User], l1: list[User],

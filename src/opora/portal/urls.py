@@ -2,7 +2,9 @@
 
 from django.urls import path
 
-from . import views
+from opora.kb import portal_views as kb_views
+
+from . import email_links, views
 
 app_name = "portal"
 
@@ -15,4 +17,6 @@ urlpatterns = [
     path("requests/<str:ref>/reopen/", views.reopen, name="reopen"),
     path("requests/<str:ref>/cancel/", views.cancel, name="cancel"),
     path("preferences/", views.preferences, name="preferences"),
+    *email_links.urlpatterns,
+    *kb_views.urlpatterns,
 ]

@@ -19,7 +19,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from opora.accounts.models import Role, User
 from opora.catalog.models import Category
+from opora.sla import selectors as sla
 from opora.tickets import actions, selectors, workflow
 from opora.tickets.choices import (
     FINAL_STATUSES,
@@ -295,6 +296,8 @@ def _render_request(request: HttpRequest, ticket: Ticket, *,
         # The request moved on and the form that failed is no longer offered: its error and the
         # text the person typed are shown at the top instead, so nothing is lost.
         "failed_form": forms[failed] if failed and not shown[failed] else None,
+        # Only the promise of a first answer: the desk's clocks stay internal.
+        "answer_by": sla.expected_answer_by(ticket, timezone.now()),
     }
     return render(request, "portal/request.html", context, status=status)
 

@@ -25,8 +25,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from opora.accounts.models import Line, Team, TeamMembership, User
+from opora.accounts.models import Line, Role, Team, TeamMembership, User
 from opora.catalog.models import Category, Service
+from opora.sla import engine as sla_engine
+from opora.sla.models import Agreement
 
 from . import workflow
 from .attachments import CheckedUpload
@@ -79,10 +81,15 @@ def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
     return locked
 
 
-def _save(ticket: Ticket, fields: Iterable[str], now: datetime) -> None:
+def _save(ticket: Ticket, fields: Iterable[str], now: datetime,
+          sla_cause: dict[str, Any] | None = None) -> None:
+    fields = set(fields)
     ticket.version += 1
     ticket.updated_at = now
-    ticket.save(update_fields=[*set(fields), "version", "updated_at"])
+    ticket.save(update_fields=[*fields, "version", "updated_at"])
+    if sla_cause or fields & sla_engine.CLOCK_FIELDS:
+        # The SLA clocks follow the ticket in the same transaction (never through a signal).
+        sla_engine.sync(ticket, now=now, cause=sla_cause)
 
 
 def _side(actor: User | None) -> workflow.Side:
@@ -184,7 +191,7 @@ def _files_removed_on_failure() -> Iterator[list[str]]:
         raise
 
 
-def _name(obj: User | Team | Category | Service | None) -> dict[str, Any] | None:
+def _name(obj: User | Team | Category | Service | Agreement | None) -> dict[str, Any] | None:
     if obj is None:
         return None
     return {"id": obj.pk, "name": str(obj.full_name if isinstance(obj, User) else obj.name)}
@@ -258,6 +265,7 @@ def open_ticket(
         event = _event(ticket, EventKind.CREATED, actor=actor, channel=channel, now=now,
                        body=description, data={"title": title})
         _attach(ticket, event, attachments, actor, stored)
+        sla_engine.sync(ticket, now=now)
     return ticket
 
 
@@ -301,7 +309,10 @@ def reply(
             ticket.status = Status.IN_PROGRESS
             fields.append("status")
             _status_event(ticket, old, actor=actor, channel=channel, now=now)
-        _save(ticket, fields, now)
+        # The next-response clock runs from the requester's message to the desk's answer.
+        cause = {"reply": "staff"} if staff and actor is not None else (
+            {"reply": "requester"} if not staff else None)
+        _save(ticket, fields, now, sla_cause=cause)
     return event
 
 
@@ -642,7 +653,7 @@ def cancel(
 # --- classification and other fields -------------------------------------------------------------
 
 EDITABLE_FIELDS = ("title", "description", "type", "category", "service", "impact", "urgency",
-                   "priority", "is_major")
+                   "priority", "is_major", "sla_agreement")
 
 
 def update_fields(
@@ -711,6 +722,18 @@ def update_fields(
             put("priority", priority_for(ticket.impact, ticket.urgency))
         if "is_major" in changes:
             put("is_major", bool(changes["is_major"]))
+        if "sla_agreement" in changes:
+            if actor is not None and not (actor.is_superuser or actor.role in (
+                    Role.TEAM_LEAD, Role.DESK_MANAGER, Role.ADMIN)):
+                raise ActionError(_("Only team leads and managers choose a ticket's agreement."),
+                                  code="forbidden", field="sla_agreement")
+            agreement = changes["sla_agreement"]
+            if agreement is not None and not (isinstance(agreement, Agreement)
+                                              and agreement.is_active
+                                              and agreement.kind == "sla"):
+                raise ActionError(_("Choose an active customer agreement (SLA)."),
+                                  code="invalid_choice", field="sla_agreement")
+            put("sla_agreement", agreement, _name(agreement))
         if not diff:
             raise ActionError(_("Nothing to change."), code="no_change")
         _event(ticket, EventKind.FIELDS_CHANGED, actor=actor, channel=channel, now=now,

@@ -147,6 +147,8 @@ class EventKind(models.TextChoices):
     WATCHER_ADDED = "watcher_added", _("Watcher added")
     WATCHER_REMOVED = "watcher_removed", _("Watcher removed")
     ATTACHMENT_ADDED = "attachment_added", _("Attachment added")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SLA_BREACHED = "sla_breached", _("SLA breached")
 
 
 #: Events the requester sees (never internal notes, never internal routing details).

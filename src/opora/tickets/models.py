@@ -86,6 +86,11 @@ class Ticket(models.Model):
     )
     resolution = models.TextField(_("resolution"), blank=True)
     vendor_reference = models.CharField(_("vendor reference"), max_length=200, blank=True)
+    #: An agreement chosen by hand for this ticket; otherwise the SLA engine picks one.
+    sla_agreement = models.ForeignKey(
+        "sla.Agreement", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("agreement (set by hand)"),
+    )
     #: Bumped by every action; a client that sends an older version is refused (lost update).
     version = models.PositiveIntegerField(_("version"), default=1)
     created_by = models.ForeignKey(

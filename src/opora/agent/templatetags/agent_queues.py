@@ -1,5 +1,5 @@
 """Template helpers of the agent workspace's queues: the sidebar shown on every workspace page,
-sortable column headers and links to tickets."""
+sortable column headers, SLA countdown badges and links to tickets."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from opora.agent import queues
 from opora.agent.models import SavedFilter
+from opora.sla.selectors import Badge
 
 register = template.Library()
 
@@ -70,6 +71,18 @@ def sort_header(context: template.Context, field: str, label: str) -> dict[str, 
         "descending": descending,
         "aria_sort": ("descending" if descending else "ascending") if current else "",
     }
+
+
+#: Badge colour → Tabler colour class.
+SLA_COLOURS = {"green": "green", "amber": "orange", "red": "red"}
+
+
+@register.inclusion_tag("agent/queues/_sla_badge.html")
+def sla_badge(badge: Badge | None, subject: bool = True) -> dict[str, Any]:
+    """A countdown badge: solid while the clock runs, pale when paused or stopped; the tooltip
+    says what it counts. ``subject`` adds the metric for screen readers (a list cell)."""
+    return {"badge": badge, "subject": subject,
+            "css": SLA_COLOURS.get(badge.colour, "secondary") if badge else "secondary"}
 
 
 @register.filter

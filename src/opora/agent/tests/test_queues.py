@@ -107,6 +107,8 @@ EXPECTED = {
         # The agent who escalated keeps following the ticket (a watcher), so still sees it.
         "all-open": ("new", "mine", "colleague", "waiting", "escalated"),
         "waiting": ("waiting",),
+        # Nothing is due within the hour: the nearest first response is 2 business hours away.
+        "breaching-soon": (),
         "recently-resolved": ("resolved_recent", "closed_recent"),
     },
     "l2_agent": {
@@ -115,6 +117,7 @@ EXPECTED = {
         "unassigned": ("escalated",),
         "all-open": ("escalated", "l2_mine"),
         "waiting": (),
+        "breaching-soon": (),
         "recently-resolved": (),
     },
     "manager": {
@@ -123,6 +126,8 @@ EXPECTED = {
         "unassigned": ("new", "escalated", "elsewhere"),
         "all-open": ("new", "mine", "colleague", "waiting", "escalated", "l2_mine", "elsewhere"),
         "waiting": ("waiting",),
+        # Nothing is due within the hour: the nearest first response is 2 business hours away.
+        "breaching-soon": (),
         "recently-resolved": ("resolved_recent", "closed_recent"),
     },
 }
@@ -610,10 +615,12 @@ def test_bulk_keeps_the_page_query(desk, client):
 # --- pinned query counts ------------------------------------------------------------------------
 
 #: session (1), user (1), sidebar counts (1), saved filters (1), the queue's count (1) and page
-#: with its joins (1), the filter choices: teams, staff, categories, organisations (4).
-PAGE_QUERIES = 10
-#: session, user, the count and the page, and teams and staff for the bulk form.
-PARTIAL_QUERIES = 6
+#: with its joins (1), the SLA clocks of the page (1), the filter choices: teams, staff,
+#: categories, organisations (4).
+PAGE_QUERIES = 11
+#: session, user, the count and the page, the SLA clocks of the page, and teams and staff for
+#: the bulk form.
+PARTIAL_QUERIES = 7
 
 
 def _many(world: Any, count: int) -> None:

@@ -25,9 +25,10 @@ HX = {"HTTP_HX_REQUEST": "true"}
 #: session (1), user (1), the ticket through the funnel with its joins (1), the agent's teams
 #: (1), active teams (1), members of the ticket's team (1), categories (1), services (1), the
 #: requester's other open tickets (1), timeline events with actors (1), their attachments (1),
-#: watchers (1), canned responses (1), and the workspace sidebar: queue counts (1) and saved
-#: filters (1).
-PAGE_QUERIES = 15
+#: watchers (1), canned responses (1), operator scripts from the knowledge base (1), the SLA card:
+#: active agreements (1), the current clocks (1) and the SLA timeline (1), and the workspace
+#: sidebar: queue counts (1) and saved filters (1). (The knowledge-base card loads by htmx.)
+PAGE_QUERIES = 19
 #: session (1), user (1), the ticket's version and last actor through the funnel (1).
 POLL_QUERIES = 3
 

@@ -15,6 +15,9 @@ from rest_framework import serializers
 
 from opora.accounts.models import Organisation, Team, User
 from opora.catalog.models import Category, Service
+from opora.sla import selectors as sla
+from opora.sla.choices import AgreementKind, ClockState, Metric, Outcome
+from opora.sla.models import Agreement
 
 from .. import workflow
 from ..choices import (
@@ -69,6 +72,36 @@ def _user(request: Any) -> User:
 # --- output -----------------------------------------------------------------------------------
 
 
+class SlaClockSerializer(serializers.Serializer):
+    """One current SLA clock of a ticket (staff only)."""
+
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    kind = serializers.ChoiceField(choices=AgreementKind.choices)
+    agreement = NamedSerializer()
+    state = serializers.ChoiceField(choices=ClockState.choices)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, allow_blank=True,
+                                      help_text="Empty while pending.")
+    target_seconds = serializers.IntegerField()
+    used_seconds = serializers.IntegerField(help_text="Business seconds used so far.")
+    percent = serializers.FloatField(help_text="Share of the target used, in percent.")
+    due_at = serializers.DateTimeField(allow_null=True,
+                                       help_text="When a running clock reaches its target.")
+    breached_at = serializers.DateTimeField(allow_null=True)
+
+
+SLA_STATES = [(sla.SlaFilter.BREACHED, "breached"), (ClockState.RUNNING.value, "running"),
+              (ClockState.PAUSED.value, "paused"), (ClockState.STOPPED.value, "stopped")]
+
+
+def _sla_clocks(context: dict[str, Any], ticket: Ticket) -> list[Any] | None:
+    """The ticket's current clocks as read by the view (``None``: not shown to this person)."""
+    found = context.get("sla_clocks")
+    if found is None:
+        return None
+    clocks: list[Any] = found.get(ticket.pk, [])
+    return clocks
+
+
 class AttachmentSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
 
@@ -112,6 +145,11 @@ class TicketSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display")
     priority_display = serializers.CharField(source="get_priority_display")
     type_display = serializers.CharField(source="get_type_display")
+    sla_due_at = serializers.SerializerMethodField(
+        help_text="Staff only: the earliest due instant of the ticket's running SLA clocks.")
+    sla_state = serializers.SerializerMethodField(
+        help_text="Staff only: breached (a current clock missed its target), else the state "
+                  "of the most urgent clock; null without clocks.")
 
     class Meta:
         model = Ticket
@@ -120,10 +158,29 @@ class TicketSerializer(serializers.ModelSerializer):
             "priority", "priority_display", "impact", "urgency", "channel", "requester",
             "organisation", "category", "service", "team", "assignee", "current_line",
             "is_major", "version", "created_at", "updated_at", "first_response_at",
-            "escalated_at", "resolved_at", "closed_at", "reopen_count",
+            "escalated_at", "resolved_at", "closed_at", "reopen_count", "sla_due_at",
+            "sla_state",
         ]
 
-    HIDDEN_FROM_REQUESTERS = ("team", "assignee", "current_line", "escalated_at")
+    HIDDEN_FROM_REQUESTERS = ("team", "assignee", "current_line", "escalated_at", "sla_due_at",
+                              "sla_state", "sla")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_sla_due_at(self, obj: Ticket) -> Any:
+        clocks = _sla_clocks(self.context, obj)
+        if not clocks:
+            return None
+        headline = sla.ticket_badge(clocks, self.context["sla_now"])
+        if headline is None or headline.due_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(headline.due_at)
+
+    @extend_schema_field(serializers.ChoiceField(choices=SLA_STATES, allow_null=True))
+    def get_sla_state(self, obj: Ticket) -> str | None:
+        clocks = _sla_clocks(self.context, obj)
+        if not clocks:
+            return None
+        return sla.ticket_sla_state(clocks, self.context["sla_now"])
 
     def to_representation(self, instance: Ticket) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -148,12 +205,33 @@ class TicketDetailSerializer(TicketSerializer):
     watchers = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField(
+        help_text="Staff only: the ticket's current SLA/OLA clocks; null for requesters.")
 
     class Meta(TicketSerializer.Meta):
         fields = [
             *TicketSerializer.Meta.fields, "description", "resolution_code", "resolution",
-            "vendor_reference", "watchers", "timeline", "allowed_transitions",
+            "vendor_reference", "watchers", "timeline", "allowed_transitions", "sla",
         ]
+
+    @extend_schema_field(SlaClockSerializer(many=True, allow_null=True))
+    def get_sla(self, obj: Ticket) -> list[dict[str, Any]] | None:
+        clocks = _sla_clocks(self.context, obj)
+        if clocks is None:
+            return None
+        now = self.context["sla_now"]
+        shown = []
+        for clock in clocks:
+            b = sla.badge(clock, now)
+            shown.append({
+                "metric": clock.metric, "kind": clock.kind,
+                "agreement": {"id": clock.agreement_id, "name": clock.agreement.name},
+                "state": clock.state, "outcome": clock.outcome,
+                "target_seconds": clock.target_seconds, "used_seconds": b.used_seconds,
+                "percent": round(b.percent, 1), "due_at": b.due_at,
+                "breached_at": clock.breached_at,
+            })
+        return SlaClockSerializer(shown, many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(PersonSerializer(many=True))
     def get_watchers(self, obj: Ticket) -> list[dict[str, Any]]:
@@ -265,6 +343,10 @@ class TicketUpdateInput(VersionedInput):
     urgency = serializers.ChoiceField(choices=Level.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     is_major = serializers.BooleanField(required=False)
+    sla_agreement = serializers.PrimaryKeyRelatedField(
+        queryset=Agreement.objects.all(), required=False, allow_null=True,
+        help_text="Team leads, desk managers and administrators: the customer agreement (SLA) "
+                  "set by hand; null lets the rules choose again.")
 
 
 class WatcherInput(serializers.Serializer):

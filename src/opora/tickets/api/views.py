@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, OrderBy, Prefetch, QuerySet
 from django.http import FileResponse, Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,6 +21,7 @@ from rest_framework.views import APIView
 
 from opora.accounts.models import User
 from opora.core.api import JSONParser, StableOrderingFilter
+from opora.sla import selectors as sla
 
 from .. import actions, selectors
 from ..attachments import CheckedUpload, check_upload
@@ -54,6 +56,28 @@ def uploads(files: list[Any]) -> list[CheckedUpload]:
     return [check_upload(f, f.name, f.size) for f in files]
 
 
+class TicketOrderingFilter(StableOrderingFilter):
+    """The stable ordering, plus ``sla_due``: the earliest due instant of the ticket's running
+    SLA clocks, annotated only when asked for; tickets without one come last either way."""
+
+    SLA_DUE = "sla_due"
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any
+                        ) -> QuerySet[Any]:
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering or not any(t.lstrip("-") == self.SLA_DUE for t in ordering):
+            return super().filter_queryset(request, queryset, view)
+        terms: list[str | OrderBy] = []
+        for term in ordering:
+            if term.lstrip("-") == self.SLA_DUE:
+                column = F(self.SLA_DUE)
+                terms.append(column.desc(nulls_last=True) if term.startswith("-")
+                             else column.asc(nulls_last=True))
+            else:
+                terms.append(term)
+        return queryset.annotate(sla_due=sla.due_subquery()).order_by(*terms)
+
+
 class TicketViewSet(
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
@@ -61,7 +85,7 @@ class TicketViewSet(
     """Tickets: list, create, read with the timeline, change through the actions."""
 
     filterset_class = TicketFilter
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, TicketOrderingFilter]
     ordering_fields = ORDERING_FIELDS
     ordering = ["-created_at"]
     lookup_value_regex = r"[A-Za-z]{3}-\d+|\d+"
@@ -70,6 +94,23 @@ class TicketViewSet(
 
     def get_queryset(self) -> QuerySet[Ticket]:
         return selectors.ticket_list(self.request.user)  # type: ignore[arg-type]
+
+    def _sla_context(self, tickets: list[Ticket]) -> dict[str, Any]:
+        """The current SLA clocks of the tickets shown (one query), for the desk only."""
+        if not can_view_internal(self.request.user):  # type: ignore[arg-type]
+            return {}
+        return {"sla_clocks": sla.clocks_for_tickets(t.pk for t in tickets),
+                "sla_now": timezone.now()}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page) if page is not None else list(queryset)
+        context = {**self.get_serializer_context(), **self._sla_context(rows)}
+        data = self.get_serializer(rows, many=True, context=context).data
+        if page is not None:
+            return self.get_paginated_response(data)
+        return Response(data)
 
     def _ticket(self, need: Need) -> Ticket:
         return access_ticket(self.request.user, self.kwargs["pk"], need=need)  # type: ignore[arg-type]
@@ -81,7 +122,8 @@ class TicketViewSet(
             .prefetch_related(Prefetch("watchers", queryset=User.objects.order_by("full_name")))
             .get(pk=ticket.pk)
         )
-        context = {**self.get_serializer_context(), "timeline": selectors.timeline(ticket, user)}
+        context = {**self.get_serializer_context(), "timeline": selectors.timeline(ticket, user),
+                   **self._sla_context([ticket])}
         data = s.TicketDetailSerializer(ticket, context=context).data
         return Response(data, status=code, headers={"ETag": f'"{ticket.version}"'})
 
@@ -121,6 +163,9 @@ class TicketViewSet(
     def partial_update(self, request: Request, pk: str) -> Response:
         ticket = self._ticket("work")
         data = self._input(s.TicketUpdateInput)
+        if "sla_agreement" in data and not sla.can_choose_agreement(request.user):  # type: ignore[arg-type]
+            raise exceptions.PermissionDenied(
+                _("Only team leads, desk managers and administrators may choose the agreement."))
         version = expected_version(request, data)
         data.pop("version", None)
         for key in ("impact", "urgency", "priority"):

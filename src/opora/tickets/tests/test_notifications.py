@@ -2,12 +2,15 @@
 
 The first group runs inside the usual test transaction and looks at the on-commit hooks and the
 ``DBTaskResult`` queue. The second group commits for real (``transaction=True``), runs
-django-tasks-db's ``Worker`` in batch mode and reads ``django.core.mail.outbox``.
+django-tasks-db's ``Worker`` in batch mode — the task writes one outbox row
+(``mail.OutboundMessage``) per person and sends them — and reads ``django.core.mail.outbox``,
+checking that every mail delivered is an outbox row marked sent.
 """
 
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from opora.core.models import WorkerHeartbeat
+from opora.mail.models import OutboundMessage, OutboundStatus
 from opora.tickets import actions
 from opora.tickets.choices import Channel, EventKind, ResolutionCode, Status
 from opora.tickets.errors import ActionError
@@ -138,7 +142,12 @@ def settle() -> None:
 
 def sent() -> list[EmailMessage]:
     run_worker()
-    return sorted(mail.outbox, key=lambda m: m.to[0])
+    messages = sorted(mail.outbox, key=lambda m: m.to[0])
+    # Every mail went through the outbox: a row per person, sent, with the same Message-ID.
+    rows = dict(OutboundMessage.objects.values_list("message_id", "status"))
+    for message in messages:
+        assert rows[message.extra_headers["Message-ID"].strip("<>")] == OutboundStatus.SENT
+    return messages
 
 
 def to(*people: Any) -> list[list[str]]:
@@ -148,6 +157,12 @@ def to(*people: Any) -> list[list[str]]:
 def translated(language: str, message: str, **params: Any) -> str:
     with translation.override(language):
         return gettext(message) % params if params else gettext(message)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 delivery = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -295,6 +310,31 @@ class TestDelivered:
         assert message.to == [world.l1_agent2.email]
         assert message.subject == f"[{world.ticket.number}] {world.ticket.title} — New reply"
         assert f"By: {world.requester.full_name}" in message.body.splitlines()
+
+    def test_a_portal_registration_is_acknowledged_to_the_requester_themselves(self, world):
+        settle()
+        ticket = actions.open_ticket(requester=world.requester, title="Не печатает",
+                                     channel=Channel.PORTAL, actor=world.requester)
+        (message,) = sent()
+        assert message.to == [world.requester.email]
+        assert message.subject == (f"[{ticket.number}] Не печатает — "
+                                   + translated("ru", "Your request was registered"))
+        # ...but their own later actions are never mailed back to them.
+        actions.reply(ticket, body="Дополнение", actor=world.requester, channel=Channel.PORTAL)
+        mail.outbox.clear()
+        assert sent() == []
+
+    def test_a_delivery_failure_leaves_the_mail_in_the_outbox_for_a_retry(self, world,
+                                                                          settings):
+        settle()
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _closed_port()
+        actions.reply(world.ticket, body="Ответ", actor=world.l1_agent, channel=Channel.WEB)
+        run_worker()  # the task itself succeeds: the outbox keeps the mail
+        (row,) = OutboundMessage.objects.filter(status=OutboundStatus.QUEUED)
+        assert (row.to, row.attempts) == (world.requester.email, 1)
+        assert row.last_error
+        assert mail.outbox == []
 
     def test_a_phone_registration_tells_the_requester(self, world):
         settle()
