@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from opora.accounts.models import Department, Line, Organisation, Role, Team, TeamMembership, User
 from opora.catalog.models import Category, Service
+from opora.kb import demo as kb_demo
 from opora.sla import actions as sla_actions
 from opora.sla import engine as sla_engine
 from opora.sla.choices import AgreementKind, Metric, PenaltyKind
@@ -238,6 +239,7 @@ def load(*, tickets: int = 300, seed: int = 2026, now: datetime | None = None) -
     team_for_service = {code: teams[owner] for code, _n, _e, owner in SERVICES}
 
     _service_levels(now, admin, orgs, teams)
+    articles = kb_demo.load(admin)
 
     created = Ticket.objects.count()
     channels = [Channel.PORTAL, Channel.EMAIL, Channel.PHONE, Channel.PORTAL, Channel.API,
@@ -253,6 +255,7 @@ def load(*, tickets: int = 300, seed: int = 2026, now: datetime | None = None) -
         "teams": Team.objects.count(),
         "users": User.objects.count(),
         "tickets": Ticket.objects.count() - created,
+        "articles": articles,
         "admin": admin.pk,
     }
 

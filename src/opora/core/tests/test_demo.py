@@ -48,6 +48,15 @@ def test_counts_organisations_and_teams(loaded):
     assert not User.objects.filter(role__in=[Role.AGENT, Role.ADMIN]).exclude(
         organisation=provider).exists()
     assert Department.objects.count() == 7
+
+
+def test_the_knowledge_base_has_published_articles_once(loaded):
+    from opora.kb.choices import ArticleStatus
+    from opora.kb.models import Article
+
+    assert loaded["articles"] >= 10
+    assert Article.objects.filter(status=ArticleStatus.PUBLISHED).count() == loaded["articles"]
+    assert demo.load(tickets=0, seed=2026, now=NOW)["articles"] == 0
     assert User.objects.get(email="admin@opora.local").is_superuser
 
 

@@ -20,6 +20,7 @@ class Command(BaseCommand):
         counts = demo.load(tickets=options["tickets"], seed=options["seed"])
         self.stdout.write(
             f"Demo data loaded: {counts['organisations']} organisations, {counts['teams']} teams, "
-            f"{counts['users']} people, {counts['tickets']} new tickets."
+            f"{counts['users']} people, {counts['tickets']} new tickets, "
+            f"{counts['articles']} new knowledge-base articles."
         )
         self.stdout.write(demo.logins_text())

@@ -33,7 +33,8 @@ class Command(BaseCommand):
         if not options["no_demo"] and not User.objects.exists():
             self.stdout.write("First start: loading demo data (takes a few seconds)...")
             counts = demo.load()
-            self.stdout.write(f"Demo data loaded: {counts['tickets']} tickets.")
+            self.stdout.write(f"Demo data loaded: {counts['tickets']} tickets, "
+                              f"{counts['articles']} knowledge-base articles.")
         host, port = options["host"], options["port"]
         env = dict(os.environ)
         # A trial serves plain HTTP on this machine; cookies marked Secure would never be sent.

@@ -40,6 +40,11 @@ PHONE = {"width": 375, "height": 812}
 #: Who the pictures show (demo people, see ``opora.core.demo.LOGINS``).
 AGENT = "l1@opora.local"
 REQUESTER = "user@sever.example"
+MANAGER = "manager@opora.local"
+ADMIN = "admin@opora.local"
+#: What the search and the suggestion pictures type (words the demo articles contain).
+SEARCH = "принтер"
+SUGGEST = "Не печатает принтер"
 #: The demo requester's phone number, as a telephony system would pass it.
 CALLER_PHONE = "+7 495 100-00-01"
 #: Seconds to wait for a freshly started Opora to answer /healthz (migrations + demo data).
@@ -234,6 +239,40 @@ class Command(BaseCommand):
         agent.goto(ticket_path)
         shot(agent, "12-agent-ticket-en.png", "ticket page (English)", "en")
         agent.context.close()
+
+        # Service levels, the knowledge base and the email channel (Russian).
+        manager = session("ru", MANAGER)
+        manager.goto("/agent/queues/breaching-soon/")
+        shot(manager, "13-agent-breaching-soon.png", "queue “Breaching soon” with SLA badges",
+             "ru")
+        manager.goto("/agent/reports/sla/")
+        shot(manager, "14-sla-report.png", "SLA compliance report", "ru")
+        manager.goto("/agent/manage/sla/agreements/")
+        manager.locator("td a[href*='/manage/sla/agreements/']").first.click()
+        manager.wait_for_load_state()
+        shot(manager, "15-sla-agreement.png", "an agreement with its targets and thresholds",
+             "ru")
+        manager.goto("/agent/kb/")
+        shot(manager, "16-kb-list.png", "knowledge base: the article list", "ru")
+        manager.locator("tr[data-article] a").first.click()
+        manager.wait_for_load_state()
+        shot(manager, "17-kb-article.png", "knowledge base: an article", "ru")
+        manager.goto(f"/agent/search/?q={quote(SEARCH)}")
+        shot(manager, "18-agent-search.png", "search over articles and tickets", "ru")
+        manager.context.close()
+
+        admin = session("ru", ADMIN)
+        admin.goto("/agent/manage/mail/messages/")
+        shot(admin, "19-mail-messages.png", "incoming mail with the quarantine", "ru")
+        admin.context.close()
+
+        requester = session("ru", REQUESTER)
+        requester.goto("/portal/new/?category=hardware")
+        requester.locator("#id_title").fill(SUGGEST)
+        requester.locator("#kb-suggestions-list a").first.wait_for()
+        shot(requester, "20-portal-suggestions.png",
+             "portal: articles suggested while a request is typed", "ru")
+        requester.context.close()
 
     def _longest(self, page: Any, listing: str, links: str, items: str) -> str:
         """Of the first tickets listed at ``listing``, the path of the one with the most
